@@ -1,0 +1,1 @@
+//! The only unsafe code of the parser: a forward-only cursor over a byte slice.

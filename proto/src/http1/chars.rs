@@ -1,0 +1,144 @@
+//! Byte classes of the HTTP grammars (RFC 9110 and RFC 3986), as one 256-entry lookup table.
+//!
+//! A table lookup is a single load per byte with no branches on the byte's value, which is what
+//! the parser's inner loops need; every class lives in one bit so one table serves them all.
+
+/// `tchar` of RFC 9110 section 5.6.2: the bytes of a method, a field name or a token.
+const TOKEN: u8 = 1 << 0;
+/// Bytes allowed inside a field value: `field-vchar` (VCHAR and obs-text), SP and HTAB.
+const FIELD_VALUE: u8 = 1 << 1;
+/// Bytes allowed in an origin-form request target: `pchar`, `/`, `?` and `%` (the two digits
+/// after a `%` are checked separately).
+const TARGET: u8 = 1 << 2;
+/// Hexadecimal digits, either case.
+const HEX: u8 = 1 << 3;
+
+static CLASSES: [u8; 256] = build_classes();
+
+const fn build_classes() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut byte = 0usize;
+    while byte < 256 {
+        let b = byte as u8;
+        let mut class = 0u8;
+        let alpha = b.is_ascii_alphabetic();
+        let digit = b.is_ascii_digit();
+        let token_symbol = matches!(
+            b,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
+                | b'`' | b'|' | b'~'
+        );
+        if alpha || digit || token_symbol {
+            class |= TOKEN;
+        }
+        if b == b'\t' || b == b' ' || (b >= 0x21 && b != 0x7f) {
+            class |= FIELD_VALUE;
+        }
+        let unreserved = alpha || digit || matches!(b, b'-' | b'.' | b'_' | b'~');
+        let sub_delim = matches!(
+            b,
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+        );
+        if unreserved || sub_delim || matches!(b, b':' | b'@' | b'/' | b'?' | b'%') {
+            class |= TARGET;
+        }
+        if b.is_ascii_hexdigit() {
+            class |= HEX;
+        }
+        table[byte] = class;
+        byte += 1;
+    }
+    table
+}
+
+/// True for a `tchar`.
+#[inline(always)]
+pub fn is_token(byte: u8) -> bool {
+    CLASSES[byte as usize] & TOKEN != 0
+}
+
+/// True for a byte that may appear inside a field value (VCHAR, obs-text, SP, HTAB).
+#[inline(always)]
+pub fn is_field_value(byte: u8) -> bool {
+    CLASSES[byte as usize] & FIELD_VALUE != 0
+}
+
+/// True for a byte that may appear in an origin-form request target.
+#[inline(always)]
+pub fn is_target(byte: u8) -> bool {
+    CLASSES[byte as usize] & TARGET != 0
+}
+
+/// The value of a hexadecimal digit, either case.
+#[inline(always)]
+pub fn hex_value(byte: u8) -> Option<u8> {
+    if CLASSES[byte as usize] & HEX == 0 {
+        return None;
+    }
+    Some(match byte {
+        b'0'..=b'9' => byte - b'0',
+        b'a'..=b'f' => byte - b'a' + 10,
+        _ => byte - b'A' + 10,
+    })
+}
+
+/// True when `bytes` is a non-empty token (`1*tchar`).
+pub fn is_token_bytes(bytes: &[u8]) -> bool {
+    !bytes.is_empty() && bytes.iter().all(|&b| is_token(b))
+}
+
+/// Strips optional whitespace (SP and HTAB, the `OWS` rule) from both ends.
+pub fn trim_whitespace(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_class_matches_rfc_9110() {
+        let symbols = b"!#$%&'*+-.^_`|~";
+        for byte in 0..=255u8 {
+            let expected = byte.is_ascii_alphanumeric() || symbols.contains(&byte);
+            assert_eq!(is_token(byte), expected, "byte {byte:#04x}");
+        }
+    }
+
+    #[test]
+    fn field_value_class_rejects_controls_only() {
+        for byte in 0..=255u8 {
+            let expected = byte == b'\t' || byte == b' ' || (0x21..=0x7e).contains(&byte) || byte >= 0x80;
+            assert_eq!(is_field_value(byte), expected, "byte {byte:#04x}");
+        }
+    }
+
+    #[test]
+    fn target_class_excludes_unsafe_characters() {
+        for byte in b" \"#<>[\\]^`{|}\x7f\x00\r\n\x80\xff" {
+            assert!(!is_target(*byte), "byte {byte:#04x} must not be in a target");
+        }
+        for byte in b"azAZ09-._~!$&'()*+,;=:@/?%" {
+            assert!(is_target(*byte), "byte {byte:#04x} belongs in a target");
+        }
+    }
+
+    #[test]
+    fn hex_digits_decode_in_either_case() {
+        assert_eq!(hex_value(b'0'), Some(0));
+        assert_eq!(hex_value(b'9'), Some(9));
+        assert_eq!(hex_value(b'a'), Some(10));
+        assert_eq!(hex_value(b'F'), Some(15));
+        assert_eq!(hex_value(b'g'), None);
+        assert_eq!(hex_value(b' '), None);
+    }
+
+    #[test]
+    fn whitespace_is_trimmed_from_both_ends() {
+        assert_eq!(trim_whitespace(b" \tabc d\t "), b"abc d");
+        assert_eq!(trim_whitespace(b"   "), b"");
+        assert_eq!(trim_whitespace(b""), b"");
+    }
+}
