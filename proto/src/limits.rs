@@ -75,3 +75,7 @@ pub const MANIFEST_DESCRIPTORS_MAX: usize = 10_000;
 
 /// Longest media type string (RFC 6838 caps type and subtype at 127 bytes each).
 pub const MEDIA_TYPE_BYTES_MAX: usize = 255;
+
+/// Longest upload session identifier in `/v2/<name>/blobs/uploads/<session>`. The server makes
+/// them (`[A-Za-z0-9_-]`, safe as a file name); anything longer was not made here.
+pub const UPLOAD_SESSION_BYTES_MAX: usize = 128;
