@@ -12,6 +12,9 @@ const FIELD_VALUE: u8 = 1 << 1;
 const TARGET: u8 = 1 << 2;
 /// Hexadecimal digits, either case.
 const HEX: u8 = 1 << 3;
+/// Target bytes that need no second look: [`TARGET`] without `%` (starts a percent-encoding)
+/// and `?` (starts the query).
+const TARGET_PLAIN: u8 = 1 << 4;
 
 static CLASSES: [u8; 256] = build_classes();
 
@@ -25,8 +28,20 @@ const fn build_classes() -> [u8; 256] {
         let digit = b.is_ascii_digit();
         let token_symbol = matches!(
             b,
-            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
-                | b'`' | b'|' | b'~'
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
         );
         if alpha || digit || token_symbol {
             class |= TOKEN;
@@ -41,6 +56,9 @@ const fn build_classes() -> [u8; 256] {
         );
         if unreserved || sub_delim || matches!(b, b':' | b'@' | b'/' | b'?' | b'%') {
             class |= TARGET;
+            if b != b'?' && b != b'%' {
+                class |= TARGET_PLAIN;
+            }
         }
         if b.is_ascii_hexdigit() {
             class |= HEX;
@@ -69,6 +87,40 @@ pub fn is_target(byte: u8) -> bool {
     CLASSES[byte as usize] & TARGET != 0
 }
 
+/// True for a target byte other than `%` and `?`.
+#[inline(always)]
+pub fn is_target_plain(byte: u8) -> bool {
+    CLASSES[byte as usize] & TARGET_PLAIN != 0
+}
+
+/// True for a byte of an authority or Host value (`uri-host [":" port]`): reg-name, IPv4,
+/// bracketed IP literals, percent-encoding. `@` is left out: RFC 9110 section 4.2.4 forbids
+/// userinfo in http URIs.
+pub fn is_authority(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric()
+        || matches!(
+            byte,
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'['
+                | b']'
+                | b'%'
+        )
+}
+
 /// The value of a hexadecimal digit, either case.
 #[inline(always)]
 pub fn hex_value(byte: u8) -> Option<u8> {
@@ -89,8 +141,14 @@ pub fn is_token_bytes(bytes: &[u8]) -> bool {
 
 /// Strips optional whitespace (SP and HTAB, the `OWS` rule) from both ends.
 pub fn trim_whitespace(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |i| i + 1);
+    let start = bytes
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
     &bytes[start..end]
 }
 
@@ -110,7 +168,8 @@ mod tests {
     #[test]
     fn field_value_class_rejects_controls_only() {
         for byte in 0..=255u8 {
-            let expected = byte == b'\t' || byte == b' ' || (0x21..=0x7e).contains(&byte) || byte >= 0x80;
+            let expected =
+                byte == b'\t' || byte == b' ' || (0x21..=0x7e).contains(&byte) || byte >= 0x80;
             assert_eq!(is_field_value(byte), expected, "byte {byte:#04x}");
         }
     }
@@ -118,10 +177,17 @@ mod tests {
     #[test]
     fn target_class_excludes_unsafe_characters() {
         for byte in b" \"#<>[\\]^`{|}\x7f\x00\r\n\x80\xff" {
-            assert!(!is_target(*byte), "byte {byte:#04x} must not be in a target");
+            assert!(
+                !is_target(*byte),
+                "byte {byte:#04x} must not be in a target"
+            );
         }
         for byte in b"azAZ09-._~!$&'()*+,;=:@/?%" {
             assert!(is_target(*byte), "byte {byte:#04x} belongs in a target");
+        }
+        for byte in 0..=255u8 {
+            let plain = is_target(byte) && byte != b'%' && byte != b'?';
+            assert_eq!(is_target_plain(byte), plain, "byte {byte:#04x}");
         }
     }
 

@@ -19,4 +19,4 @@ pub mod response;
 
 pub use error::RequestError;
 pub use framing::{Body, Framing};
-pub use request::{Header, HeadScanner, Method, Request, Status, Version, parse_request};
+pub use request::{HeadScanner, Header, Method, Request, Status, Version, parse_request};

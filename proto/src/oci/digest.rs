@@ -90,12 +90,16 @@ impl<'a> Digest<'a> {
         if bytes.len() > DIGEST_BYTES_MAX {
             return Err(DigestError::Malformed);
         }
-        let colon = bytes.iter().position(|&b| b == b':').ok_or(DigestError::Malformed)?;
+        let colon = bytes
+            .iter()
+            .position(|&b| b == b':')
+            .ok_or(DigestError::Malformed)?;
         let (algorithm_text, encoded) = (&bytes[..colon], &bytes[colon + 1..]);
         if !is_algorithm_grammar(algorithm_text) || !is_encoded_grammar(encoded) {
             return Err(DigestError::Malformed);
         }
-        let algorithm = Algorithm::from_name(&text[..colon]).ok_or(DigestError::UnsupportedAlgorithm)?;
+        let algorithm =
+            Algorithm::from_name(&text[..colon]).ok_or(DigestError::UnsupportedAlgorithm)?;
         let lowercase_hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
         if encoded.len() != algorithm.encoded_len() || !encoded.iter().all(lowercase_hex) {
             return Err(DigestError::EncodedInvalid);
@@ -152,7 +156,9 @@ fn is_algorithm_grammar(bytes: &[u8]) -> bool {
 /// `[a-zA-Z0-9=_-]+`.
 fn is_encoded_grammar(bytes: &[u8]) -> bool {
     !bytes.is_empty()
-        && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'))
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'))
 }
 
 #[cfg(test)]
@@ -199,14 +205,25 @@ mod tests {
 
     #[test]
     fn well_formed_unknown_algorithms_are_unsupported() {
-        for case in ["md5:abc", "blake3:abcdef", "sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g", "multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8"] {
-            assert_eq!(Digest::parse(case), Err(DigestError::UnsupportedAlgorithm), "{case:?}");
+        for case in [
+            "md5:abc",
+            "blake3:abcdef",
+            "sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g",
+            "multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8",
+        ] {
+            assert_eq!(
+                Digest::parse(case),
+                Err(DigestError::UnsupportedAlgorithm),
+                "{case:?}"
+            );
         }
     }
 
     #[test]
     fn known_algorithms_demand_exact_lowercase_hex() {
-        let upper = SHA256_EMPTY.to_ascii_uppercase().replacen("SHA256", "sha256", 1);
+        let upper = SHA256_EMPTY
+            .to_ascii_uppercase()
+            .replacen("SHA256", "sha256", 1);
         let cases = [
             upper,
             format!("sha256:{}", "a".repeat(63)),
@@ -215,7 +232,11 @@ mod tests {
             format!("sha512:{}", "a".repeat(64)),
         ];
         for case in &cases {
-            assert_eq!(Digest::parse(case), Err(DigestError::EncodedInvalid), "{case:?}");
+            assert_eq!(
+                Digest::parse(case),
+                Err(DigestError::EncodedInvalid),
+                "{case:?}"
+            );
         }
     }
 }
