@@ -16,6 +16,9 @@ const HEX: u8 = 1 << 3;
 /// and `?` (starts the query).
 const TARGET_PLAIN: u8 = 1 << 4;
 
+/// Bytes of an authority or Host value; see [`is_authority`].
+const AUTHORITY: u8 = 1 << 5;
+
 static CLASSES: [u8; 256] = build_classes();
 
 const fn build_classes() -> [u8; 256] {
@@ -63,6 +66,9 @@ const fn build_classes() -> [u8; 256] {
         if b.is_ascii_hexdigit() {
             class |= HEX;
         }
+        if unreserved || sub_delim || matches!(b, b':' | b'[' | b']' | b'%') {
+            class |= AUTHORITY;
+        }
         table[byte] = class;
         byte += 1;
     }
@@ -96,29 +102,9 @@ pub fn is_target_plain(byte: u8) -> bool {
 /// True for a byte of an authority or Host value (`uri-host [":" port]`): reg-name, IPv4,
 /// bracketed IP literals, percent-encoding. `@` is left out: RFC 9110 section 4.2.4 forbids
 /// userinfo in http URIs.
+#[inline(always)]
 pub fn is_authority(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric()
-        || matches!(
-            byte,
-            b'-' | b'.'
-                | b'_'
-                | b'~'
-                | b'!'
-                | b'$'
-                | b'&'
-                | b'\''
-                | b'('
-                | b')'
-                | b'*'
-                | b'+'
-                | b','
-                | b';'
-                | b'='
-                | b':'
-                | b'['
-                | b']'
-                | b'%'
-        )
+    CLASSES[byte as usize] & AUTHORITY != 0
 }
 
 /// The value of a hexadecimal digit, either case.
@@ -188,6 +174,14 @@ mod tests {
         for byte in 0..=255u8 {
             let plain = is_target(byte) && byte != b'%' && byte != b'?';
             assert_eq!(is_target_plain(byte), plain, "byte {byte:#04x}");
+        }
+    }
+
+    #[test]
+    fn authority_class_is_reg_name_ip_literal_and_port() {
+        for byte in 0..=255u8 {
+            let expected = byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&byte);
+            assert_eq!(is_authority(byte), expected, "byte {byte:#04x}");
         }
     }
 

@@ -396,7 +396,7 @@ fn split_target<'a>(
 fn scan_path_and_query(cursor: &mut Cursor<'_>) -> Result<Status<Option<usize>>, RequestError> {
     let mut query_start = None;
     loop {
-        cursor.advance_while(chars::is_target_plain);
+        cursor.advance_while_unrolled(chars::is_target_plain);
         match cursor.peek() {
             Some(b'?') => {
                 cursor.advance(1);
@@ -484,7 +484,7 @@ fn parse_field_line<'a>(
     }
 
     let name_start = cursor.position();
-    cursor.advance_while(chars::is_token);
+    cursor.advance_while_unrolled(chars::is_token);
     let name = cursor.since(name_start);
     match cursor.peek() {
         None => return Ok(Status::Partial),
