@@ -11,3 +11,6 @@ pub mod route;
 pub mod tag;
 
 pub use digest::{Algorithm, Digest, DigestError};
+pub use name::{NameError, RepositoryName};
+pub use reference::{Reference, ReferenceError};
+pub use tag::{Tag, TagError};
