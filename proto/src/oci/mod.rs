@@ -13,4 +13,5 @@ pub mod tag;
 pub use digest::{Algorithm, Digest, DigestError};
 pub use name::{NameError, RepositoryName};
 pub use reference::{Reference, ReferenceError};
+pub use route::{Route, RouteError};
 pub use tag::{Tag, TagError};
