@@ -11,3 +11,7 @@ pub mod route;
 pub mod tag;
 
 pub use digest::{Algorithm, Digest, DigestError};
+pub use name::{NameError, RepositoryName};
+pub use reference::{Reference, ReferenceError};
+pub use route::{Route, RouteError};
+pub use tag::{Tag, TagError};
