@@ -104,12 +104,16 @@ fn request_heads(criterion: &mut Criterion) {
         assert_eq!(parse_with_httparse(input), input.len());
         let mut group = criterion.benchmark_group(format!("request_head/{name}"));
         group.throughput(Throughput::Bytes(input.len() as u64));
-        group.bench_with_input(BenchmarkId::from_parameter("proto"), input, |bencher, input| {
-            bencher.iter(|| parse_with_proto(black_box(input)))
-        });
-        group.bench_with_input(BenchmarkId::from_parameter("httparse"), input, |bencher, input| {
-            bencher.iter(|| parse_with_httparse(black_box(input)))
-        });
+        group.bench_with_input(
+            BenchmarkId::from_parameter("proto"),
+            input,
+            |bencher, input| bencher.iter(|| parse_with_proto(black_box(input))),
+        );
+        group.bench_with_input(
+            BenchmarkId::from_parameter("httparse"),
+            input,
+            |bencher, input| bencher.iter(|| parse_with_httparse(black_box(input))),
+        );
         group.finish();
     }
 }
@@ -172,7 +176,9 @@ fn chunked_bodies(criterion: &mut Criterion) {
     assert_eq!(decode_with_httparse(&body), data_bytes);
     let mut group = criterion.benchmark_group("chunked_body/1MiB_in_32KiB_chunks");
     group.throughput(Throughput::Bytes(body.len() as u64));
-    group.bench_function("proto", |bencher| bencher.iter(|| decode_with_proto(black_box(&body))));
+    group.bench_function("proto", |bencher| {
+        bencher.iter(|| decode_with_proto(black_box(&body)))
+    });
     group.bench_function("httparse", |bencher| {
         bencher.iter(|| decode_with_httparse(black_box(&body)))
     });

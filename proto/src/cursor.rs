@@ -162,7 +162,11 @@ impl<'a> Cursor<'a> {
             // SAFETY: at least eight bytes remain from position (loop condition); the read is
             // unaligned, as `read_unaligned` allows.
             let word = u64::from_le(unsafe {
-                self.bytes.as_ptr().add(self.position).cast::<u64>().read_unaligned()
+                self.bytes
+                    .as_ptr()
+                    .add(self.position)
+                    .cast::<u64>()
+                    .read_unaligned()
             });
             let mask = control_or_delete_lanes(word);
             if mask == 0 {
