@@ -11,3 +11,9 @@ pub mod route;
 pub mod tag;
 
 pub use digest::{Algorithm, Digest, DigestError};
+pub use error_code::{BodyTooLarge, ErrorCode, ErrorEntry};
+pub use manifest::{
+    Descriptor, DescriptorLocation, DescriptorProblem, Document, ImageIndex, ImageManifest,
+    JsonProblem, ManifestError, ParsedManifest, Platform,
+};
+pub use media_type::{ManifestKind, MediaTypeError};
