@@ -11,6 +11,12 @@ pub mod route;
 pub mod tag;
 
 pub use digest::{Algorithm, Digest, DigestError};
+pub use error_code::{BodyTooLarge, ErrorCode, ErrorEntry};
+pub use manifest::{
+    Descriptor, DescriptorLocation, DescriptorProblem, Document, ImageIndex, ImageManifest,
+    JsonProblem, ManifestError, ParsedManifest, Platform,
+};
+pub use media_type::{ManifestKind, MediaTypeError};
 pub use name::{NameError, RepositoryName};
 pub use reference::{Reference, ReferenceError};
 pub use route::{Route, RouteError};
