@@ -75,6 +75,59 @@ const fn build_classes() -> [u8; 256] {
     table
 }
 
+/// A byte class in the form the SIMD scanners test sixteen bytes at a time: byte `b` is a
+/// member when `high_nibbles[b >> 4] & low_nibbles[b & 0x0f] != 0`. One bit per high nibble
+/// from 2 to 7 suffices because the classes that use this hold printable ASCII only; building
+/// one that holds anything else fails at compile time.
+#[derive(Debug)]
+pub(crate) struct ByteClass {
+    bit: u8,
+    pub(crate) low_nibbles: [u8; 16],
+    pub(crate) high_nibbles: [u8; 16],
+}
+
+impl ByteClass {
+    const fn new(bit: u8) -> ByteClass {
+        let mut low_nibbles = [0u8; 16];
+        let mut high_nibbles = [0u8; 16];
+        let mut byte = 0usize;
+        while byte < 256 {
+            if CLASSES[byte] & bit != 0 {
+                let high = byte >> 4;
+                assert!(
+                    high >= 2 && high <= 7,
+                    "nibble classes hold printable ASCII only"
+                );
+                high_nibbles[high] = 1 << (high - 2);
+                low_nibbles[byte & 0x0f] |= 1 << (high - 2);
+            }
+            byte += 1;
+        }
+        // Every high nibble 2..=7 gets its bit, member or not, so the test is exact.
+        let mut high = 2;
+        while high <= 7 {
+            high_nibbles[high] = 1 << (high - 2);
+            high += 1;
+        }
+        ByteClass {
+            bit,
+            low_nibbles,
+            high_nibbles,
+        }
+    }
+
+    /// The byte-at-a-time test of the same class.
+    #[inline(always)]
+    pub(crate) fn contains(&self, byte: u8) -> bool {
+        CLASSES[byte as usize] & self.bit != 0
+    }
+}
+
+/// `tchar`, for the SIMD scanners.
+pub(crate) static TOKEN_CLASS: ByteClass = ByteClass::new(TOKEN);
+/// Target bytes other than `%` and `?`, for the SIMD scanners.
+pub(crate) static TARGET_PLAIN_CLASS: ByteClass = ByteClass::new(TARGET_PLAIN);
+
 /// True for a `tchar`.
 #[inline(always)]
 pub fn is_token(byte: u8) -> bool {
@@ -120,9 +173,32 @@ pub fn hex_value(byte: u8) -> Option<u8> {
     })
 }
 
+/// True when every byte of `bytes` has the one-bit `class`. Branch-free over the bytes: the
+/// parser finds a delimiter first and then checks the run before it in one pass.
+#[inline(always)]
+fn all_in_class(bytes: &[u8], class: u8) -> bool {
+    bytes
+        .iter()
+        .fold(class, |all, &byte| all & CLASSES[byte as usize])
+        != 0
+}
+
 /// True when `bytes` is a non-empty token (`1*tchar`).
+#[inline]
 pub fn is_token_bytes(bytes: &[u8]) -> bool {
-    !bytes.is_empty() && bytes.iter().all(|&b| is_token(b))
+    !bytes.is_empty() && all_in_class(bytes, TOKEN)
+}
+
+/// True when every byte is a target byte other than `%` and `?` (possibly none).
+#[inline]
+pub fn is_target_plain_bytes(bytes: &[u8]) -> bool {
+    all_in_class(bytes, TARGET_PLAIN)
+}
+
+/// True when every byte may appear in an authority or Host value (possibly none).
+#[inline]
+pub fn is_authority_bytes(bytes: &[u8]) -> bool {
+    all_in_class(bytes, AUTHORITY)
 }
 
 /// Strips optional whitespace (SP and HTAB, the `OWS` rule) from both ends.
@@ -193,6 +269,37 @@ mod tests {
         assert_eq!(hex_value(b'F'), Some(15));
         assert_eq!(hex_value(b'g'), None);
         assert_eq!(hex_value(b' '), None);
+    }
+
+    #[test]
+    fn byte_run_tests_agree_with_byte_tests() {
+        let samples: [&[u8]; 6] = [b"", b"abc", b"a b", b"a%b", b"/v2/x?y", b"[::1]:80"];
+        for bytes in samples {
+            assert_eq!(
+                is_token_bytes(bytes),
+                !bytes.is_empty() && bytes.iter().all(|&b| is_token(b))
+            );
+            assert_eq!(
+                is_target_plain_bytes(bytes),
+                bytes.iter().all(|&b| is_target_plain(b))
+            );
+            assert_eq!(
+                is_authority_bytes(bytes),
+                bytes.iter().all(|&b| is_authority(b))
+            );
+        }
+    }
+
+    #[test]
+    fn nibble_tables_agree_with_the_byte_table() {
+        for class in [&TOKEN_CLASS, &TARGET_PLAIN_CLASS] {
+            for byte in 0..=255u8 {
+                let by_nibbles = class.high_nibbles[usize::from(byte >> 4)]
+                    & class.low_nibbles[usize::from(byte & 0x0f)]
+                    != 0;
+                assert_eq!(by_nibbles, class.contains(byte), "byte {byte:#04x}");
+            }
+        }
     }
 
     #[test]

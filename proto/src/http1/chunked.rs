@@ -149,6 +149,7 @@ impl ChunkedDecoder {
     /// Decodes from `input` until it reaches body bytes (returned as a range), runs out of
     /// input, or reaches the end of the body. Each call returns at most one run of data, so a
     /// caller loops: `decode`, use `data`, drop `consumed` bytes, repeat.
+    #[inline]
     pub fn decode(&mut self, input: &[u8]) -> Result<Decoded, ChunkedError> {
         let mut position = 0;
         // Every iteration consumes at least one byte or returns, so this loop is bounded by
@@ -173,6 +174,10 @@ impl ChunkedDecoder {
             if self.state == State::Done {
                 break;
             }
+            if let Some(used) = self.chunk_boundary_fast(&input[position..]) {
+                position += used;
+                continue;
+            }
             self.step(input[position])?;
             position += 1;
         }
@@ -181,6 +186,57 @@ impl ChunkedDecoder {
             data: position..position,
             done: self.is_done(),
         })
+    }
+
+    /// The common chunk boundary in one step: the CRLF after chunk data (when due) and a
+    /// complete `1*HEXDIG CRLF` header without extension, both whole in `input`. Returns the
+    /// bytes used, or `None` to leave anything else (split input, extensions, errors) to
+    /// [`ChunkedDecoder::step`], which gives the same result byte by byte.
+    #[inline]
+    fn chunk_boundary_fast(&mut self, input: &[u8]) -> Option<usize> {
+        let mut used = 0;
+        if self.state == State::DataCarriageReturn {
+            if !input.starts_with(b"\r\n") {
+                return None;
+            }
+            used = 2;
+        } else if self.state != State::Size || self.size_digits != 0 {
+            return None;
+        }
+        let header = &input[used..];
+        let mut size = 0u64;
+        let mut digits = 0;
+        for &byte in header.iter().take(CHUNK_SIZE_DIGITS_MAX) {
+            let Some(digit) = chars::hex_value(byte) else {
+                break;
+            };
+            size = (size << 4) | u64::from(digit);
+            digits += 1;
+        }
+        if digits == 0 || header.get(digits..digits + 2) != Some(b"\r\n") {
+            // Commit the data CRLF alone, so the byte machine resumes at the size.
+            if used == 2 {
+                self.start_chunk_header();
+                return Some(used);
+            }
+            return None;
+        }
+        self.start_chunk_header();
+        self.chunk_bytes = size;
+        self.state = if size == 0 {
+            State::TrailerLineStart
+        } else {
+            State::Data
+        };
+        Some(used + digits + 2)
+    }
+
+    /// Resets the per-header counters: the next byte is the first digit of a chunk size.
+    fn start_chunk_header(&mut self) {
+        self.state = State::Size;
+        self.chunk_bytes = 0;
+        self.size_digits = 0;
+        self.extension_bytes = 0;
     }
 
     /// Advances the grammar by one framing byte (anything but chunk data).
@@ -220,8 +276,7 @@ impl ChunkedDecoder {
             },
             State::DataLineFeed => match byte {
                 b'\n' => {
-                    self.size_digits = 0;
-                    self.extension_bytes = 0;
+                    self.start_chunk_header();
                     State::Size
                 }
                 _ => return Err(ChunkedError::LineEnding),

@@ -90,7 +90,7 @@ impl FramingBuilder {
     /// RFC 9112 section 3.2: one Host, with a valid value (empty is allowed).
     fn observe_host(&mut self, value: &[u8]) -> Result<(), RequestError> {
         self.host_count += 1;
-        if self.host_count > 1 || !value.iter().all(|&byte| chars::is_authority(byte)) {
+        if self.host_count > 1 || !chars::is_authority_bytes(value) {
             return Err(RequestError::Host);
         }
         Ok(())

@@ -238,7 +238,7 @@ fn parse_request_line<'a>(
     cursor: &mut Cursor<'a>,
 ) -> Result<Status<RequestLine<'a>>, RequestError> {
     let method_start = cursor.position();
-    cursor.advance_while(chars::is_token);
+    cursor.advance_while_class(&chars::TOKEN_CLASS);
     let method = cursor.since(method_start);
     if method.len() > METHOD_BYTES_MAX {
         return Err(RequestError::Method);
@@ -396,7 +396,7 @@ fn split_target<'a>(
 fn scan_path_and_query(cursor: &mut Cursor<'_>) -> Result<Status<Option<usize>>, RequestError> {
     let mut query_start = None;
     loop {
-        cursor.advance_while_unrolled(chars::is_target_plain);
+        cursor.advance_while_class(&chars::TARGET_PLAIN_CLASS);
         match cursor.peek() {
             Some(b'?') => {
                 cursor.advance(1);
@@ -423,6 +423,10 @@ fn scan_path_and_query(cursor: &mut Cursor<'_>) -> Result<Status<Option<usize>>,
 /// `HTTP/` DIGIT `.` DIGIT, case-sensitive. Prefixes of a valid version are partial.
 fn parse_version(cursor: &mut Cursor<'_>) -> Result<Status<Version>, RequestError> {
     const PATTERN: &[u8; 8] = b"HTTP/d.d";
+    if cursor.ahead(8) == Some(b"HTTP/1.1") {
+        cursor.advance(8);
+        return Ok(Status::Complete(Version::Http11));
+    }
     let mut digits = [0u8; 2];
     for (offset, &expected) in PATTERN.iter().enumerate() {
         let Some(byte) = cursor.peek_at(offset) else {
@@ -484,15 +488,18 @@ fn parse_field_line<'a>(
     }
 
     let name_start = cursor.position();
-    cursor.advance_while_unrolled(chars::is_token);
+    // Whitespace before the colon is not a tchar: RFC 9112 section 5.1 forbids it.
+    cursor.advance_while_class(&chars::TOKEN_CLASS);
     let name = cursor.since(name_start);
     match cursor.peek() {
         None => return Ok(Status::Partial),
         Some(b':') if !name.is_empty() => cursor.advance(1),
-        // Includes whitespace between name and colon, forbidden by RFC 9112 section 5.1.
         Some(_) => return Err(RequestError::HeaderName),
     }
 
+    if cursor.peek() == Some(b' ') {
+        cursor.advance(1);
+    }
     cursor.advance_while(|byte| byte == b' ' || byte == b'\t');
     let value_start = cursor.position();
     cursor.advance_field_value();
