@@ -32,7 +32,10 @@ fn outcome(input: &[u8]) -> Outcome {
     match parse_request(input, &mut headers) {
         Ok(Status::Complete((request, consumed))) => {
             check_parts(&request, input, consumed);
-            Outcome::Complete { consumed, summary: summarise(&request) }
+            Outcome::Complete {
+                consumed,
+                summary: summarise(&request),
+            }
         }
         Ok(Status::Partial) => Outcome::Partial,
         Err(error) => {
@@ -50,7 +53,12 @@ fn check_parts(request: &Request<'_, '_>, input: &[u8], consumed: usize) {
     for header in request.headers {
         assert!(!header.name.is_empty());
         assert!(header.name.bytes().all(proto::http1::chars::is_token));
-        assert!(header.value.iter().all(|&b| proto::http1::chars::is_field_value(b)));
+        assert!(
+            header
+                .value
+                .iter()
+                .all(|&b| proto::http1::chars::is_field_value(b))
+        );
         assert!(!header.value.starts_with(b" ") && !header.value.ends_with(b" "));
     }
 }
@@ -65,7 +73,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     assert_eq!(outcome(&data[..consumed]), whole);
     // Every shorter prefix of a valid head is incomplete, never an error.
     for end in [0, consumed / 3, consumed / 2, consumed - 1] {
-        assert_eq!(outcome(&data[..end]), Outcome::Partial, "prefix of {end} bytes");
+        assert_eq!(
+            outcome(&data[..end]),
+            Outcome::Partial,
+            "prefix of {end} bytes"
+        );
     }
     // Fed in pieces through the scanner, the same head is found.
     let mut scanner = HeadScanner::new();
@@ -82,6 +94,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        assert!(end < data.len(), "the scanner never reported the complete head");
+        assert!(
+            end < data.len(),
+            "the scanner never reported the complete head"
+        );
     }
 });
