@@ -50,9 +50,19 @@ fuzz_run_one() {
     fuzz_libfuzzer_options
     # `cargo fuzz run` rebuilds nothing here (fuzz_build_all used the same flags) and tells
     # libFuzzer to write artifacts into fuzz/artifacts/TARGET/.
-    if ! cargo fuzz run "${fuzz_sanitizer_flags[@]}" "$target" "$corpus_dir" -- "${fuzz_options[@]}"
+    # libFuzzer prints a line per new coverage point, tens of thousands per run: keep them in a
+    # log, print its final statistics, and the log's end when the target failed.
+    local log="$artifact_dir/last-run.log"
+    if cargo fuzz run "${fuzz_sanitizer_flags[@]}" "$target" "$corpus_dir" -- \
+        "${fuzz_options[@]}" -print_final_stats=1 >"$log" 2>&1
     then
+        grep -E '^(Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" |
+            sed 's/^/    /' || true
+        grep -E '^#[0-9]+' "$log" | tail -n 1 | sed 's/^/    last: /' || true
+    else
         fuzz_target_failed=1
+        printf '\nlast 60 lines of %s:\n' "$log" >&2
+        tail -n 60 "$log" >&2
         found=$(find "$artifact_dir" -type f -newer "$marker" -print)
         printf '\nfuzz target %s FAILED. Artifacts written by this run:\n' "$target" >&2
         if [[ -n "$found" ]]; then
