@@ -10,14 +10,12 @@ const FIELD_VALUE: u8 = 1 << 1;
 /// Bytes allowed in an origin-form request target: `pchar`, `/`, `?` and `%` (the two digits
 /// after a `%` are checked separately).
 const TARGET: u8 = 1 << 2;
-/// Hexadecimal digits, either case.
-const HEX: u8 = 1 << 3;
 /// Target bytes that need no second look: [`TARGET`] without `%` (starts a percent-encoding)
 /// and `?` (starts the query).
-const TARGET_PLAIN: u8 = 1 << 4;
+const TARGET_PLAIN: u8 = 1 << 3;
 
 /// Bytes of an authority or Host value; see [`is_authority`].
-const AUTHORITY: u8 = 1 << 5;
+const AUTHORITY: u8 = 1 << 4;
 
 static CLASSES: [u8; 256] = build_classes();
 
@@ -62,9 +60,6 @@ const fn build_classes() -> [u8; 256] {
             if b != b'?' && b != b'%' {
                 class |= TARGET_PLAIN;
             }
-        }
-        if b.is_ascii_hexdigit() {
-            class |= HEX;
         }
         if unreserved || sub_delim || matches!(b, b':' | b'[' | b']' | b'%') {
             class |= AUTHORITY;
@@ -146,12 +141,6 @@ pub fn is_target(byte: u8) -> bool {
     CLASSES[byte as usize] & TARGET != 0
 }
 
-/// True for a target byte other than `%` and `?`.
-#[inline(always)]
-pub fn is_target_plain(byte: u8) -> bool {
-    CLASSES[byte as usize] & TARGET_PLAIN != 0
-}
-
 /// True for a byte of an authority or Host value (`uri-host [":" port]`): reg-name, IPv4,
 /// bracketed IP literals, percent-encoding. `@` is left out: RFC 9110 section 4.2.4 forbids
 /// userinfo in http URIs.
@@ -160,17 +149,34 @@ pub fn is_authority(byte: u8) -> bool {
     CLASSES[byte as usize] & AUTHORITY != 0
 }
 
-/// The value of a hexadecimal digit, either case.
+/// The value of each byte as a hexadecimal digit, or `NOT_HEX`.
+static HEX_VALUES: [u8; 256] = build_hex_values();
+const NOT_HEX: u8 = 0xff;
+
+const fn build_hex_values() -> [u8; 256] {
+    let mut table = [NOT_HEX; 256];
+    let mut byte = 0usize;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => NOT_HEX,
+        };
+        byte += 1;
+    }
+    table
+}
+
+/// The value of a hexadecimal digit, either case: one table load, as chunk sizes and
+/// percent-encodings are decoded on every request that has them.
 #[inline(always)]
 pub fn hex_value(byte: u8) -> Option<u8> {
-    if CLASSES[byte as usize] & HEX == 0 {
-        return None;
+    match HEX_VALUES[byte as usize] {
+        NOT_HEX => None,
+        value => Some(value),
     }
-    Some(match byte {
-        b'0'..=b'9' => byte - b'0',
-        b'a'..=b'f' => byte - b'a' + 10,
-        _ => byte - b'A' + 10,
-    })
 }
 
 /// True when every byte of `bytes` has the one-bit `class`. Branch-free over the bytes: the
@@ -187,12 +193,6 @@ fn all_in_class(bytes: &[u8], class: u8) -> bool {
 #[inline]
 pub fn is_token_bytes(bytes: &[u8]) -> bool {
     !bytes.is_empty() && all_in_class(bytes, TOKEN)
-}
-
-/// True when every byte is a target byte other than `%` and `?` (possibly none).
-#[inline]
-pub fn is_target_plain_bytes(bytes: &[u8]) -> bool {
-    all_in_class(bytes, TARGET_PLAIN)
 }
 
 /// True when every byte may appear in an authority or Host value (possibly none).
@@ -249,7 +249,7 @@ mod tests {
         }
         for byte in 0..=255u8 {
             let plain = is_target(byte) && byte != b'%' && byte != b'?';
-            assert_eq!(is_target_plain(byte), plain, "byte {byte:#04x}");
+            assert_eq!(TARGET_PLAIN_CLASS.contains(byte), plain, "byte {byte:#04x}");
         }
     }
 
@@ -278,10 +278,6 @@ mod tests {
             assert_eq!(
                 is_token_bytes(bytes),
                 !bytes.is_empty() && bytes.iter().all(|&b| is_token(b))
-            );
-            assert_eq!(
-                is_target_plain_bytes(bytes),
-                bytes.iter().all(|&b| is_target_plain(b))
             );
             assert_eq!(
                 is_authority_bytes(bytes),
