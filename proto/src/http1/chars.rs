@@ -269,6 +269,10 @@ mod tests {
         assert_eq!(hex_value(b'F'), Some(15));
         assert_eq!(hex_value(b'g'), None);
         assert_eq!(hex_value(b' '), None);
+        for byte in 0..=255u8 {
+            let expected = char::from(byte).to_digit(16).map(|digit| digit as u8);
+            assert_eq!(hex_value(byte), expected, "byte {byte:#04x}");
+        }
     }
 
     #[test]
