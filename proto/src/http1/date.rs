@@ -195,6 +195,12 @@ mod tests {
         (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
     }
 
+    /// Days in each month of `year`, January first.
+    fn month_lengths(year: u64) -> [u64; 12] {
+        let february = if is_leap_year(year) { 29 } else { 28 };
+        [31, february, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    }
+
     /// Counts whole years, then whole months, then days: slow and obviously right.
     fn reference_civil_from_days(mut days: u64) -> CivilDate {
         let mut year = 1970;
@@ -206,20 +212,7 @@ mod tests {
             days -= year_days;
             year += 1;
         }
-        let month_days = [
-            31,
-            if is_leap_year(year) { 29 } else { 28 },
-            31,
-            30,
-            31,
-            30,
-            31,
-            31,
-            30,
-            31,
-            30,
-            31,
-        ];
+        let month_days = month_lengths(year);
         let mut month = 1;
         for length in month_days {
             if days < length {
@@ -262,20 +255,7 @@ mod tests {
         };
         for days in 0..2 * DAYS_PER_ERA {
             assert_eq!(civil_from_days(days), expected, "day {days}");
-            let month_days = [
-                31,
-                if is_leap_year(expected.year) { 29 } else { 28 },
-                31,
-                30,
-                31,
-                30,
-                31,
-                31,
-                30,
-                31,
-                30,
-                31,
-            ];
+            let month_days = month_lengths(expected.year);
             expected.day += 1;
             if expected.day > month_days[(expected.month - 1) as usize] {
                 expected.day = 1;
