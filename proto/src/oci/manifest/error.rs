@@ -98,7 +98,7 @@ pub enum JsonProblem {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ManifestError {
-    /// The body is larger than [`MANIFEST_BYTES_MAX`]. Answered with 413.
+    /// The body is larger than [`MANIFEST_BYTES_MAX`](crate::limits::MANIFEST_BYTES_MAX). Answered with 413.
     TooLarge,
     /// The `Content-Type` (or, without one, the body's `mediaType`) is not a manifest kind this
     /// registry stores: Docker schema 1, a blob type, or anything else. Answered with 415.
@@ -146,7 +146,7 @@ pub enum ManifestError {
     LayersMissing,
     /// An index without `manifests` (an empty list is fine).
     ManifestsMissing,
-    /// More than [`MANIFEST_DESCRIPTORS_MAX`] entries in `layers` or `manifests`.
+    /// More than [`MANIFEST_DESCRIPTORS_MAX`](crate::limits::MANIFEST_DESCRIPTORS_MAX) entries in `layers` or `manifests`.
     TooManyDescriptors,
     /// One descriptor is invalid.
     Descriptor {
