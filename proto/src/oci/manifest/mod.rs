@@ -228,7 +228,7 @@ impl ParsedManifest {
 
     /// The digests of the blobs an image manifest references: its config, then its layers in
     /// order (nondistributable layers included: see
-    /// [`media_type::is_nondistributable_layer`]). Empty for an index. The subject is not a
+    /// [`media_type::is_nondistributable_layer`](crate::oci::media_type::is_nondistributable_layer)). Empty for an index. The subject is not a
     /// blob and is not included.
     pub fn blob_digests(&self) -> impl Iterator<Item = Digest<'_>> {
         // Every digest was validated by parse_manifest, so none is dropped by `ok()`.
