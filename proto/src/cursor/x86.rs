@@ -43,7 +43,18 @@ pub(super) unsafe fn field_value_end_sse2(bytes: &[u8], mut position: usize) -> 
     // Each round passes at least one byte (a tab) or returns: bounded by the slice length.
     loop {
         let mut mask = 0;
-        while bytes.len() - position >= LANES {
+        // Two blocks per step while they fit: the blocks are independent, so the CPU overlaps
+        // them, and the loop branch is taken half as often. Long tokens spend their time here.
+        while bytes.len() - position >= 2 * LANES {
+            // SAFETY: thirty-two bytes remain from position (loop condition).
+            let (first, second) = unsafe { (load(bytes, position), load(bytes, position + LANES)) };
+            mask = flagged(first) | (flagged(second) << LANES);
+            if mask != 0 {
+                break;
+            }
+            position += 2 * LANES;
+        }
+        while mask == 0 && bytes.len() - position >= LANES {
             // SAFETY: sixteen bytes remain from position (loop condition).
             mask = flagged(unsafe { load(bytes, position) });
             if mask != 0 {
