@@ -4,10 +4,12 @@
 //! Every unchecked access is justified by the invariant `position <= bytes.len()`, which every
 //! method that moves the cursor keeps (asserted where the caller provides the distance). The
 //! scans come in three forms with one meaning: SIMD kernels for x86_64 (`x86`), a portable
-//! word-at-a-time form (`words`), and the byte-at-a-time loop; tests hold them to agree.
+//! word-at-a-time form (`words`), and the byte-at-a-time loop; tests hold them to agree. The
+//! `portable` feature leaves the SIMD kernels out, so the path that aarch64 and other targets
+//! take can be tested end to end on x86_64 too (`scripts/test` does).
 
 mod words;
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(feature = "portable")))]
 mod x86;
 
 use crate::http1::chars::{self, ByteClass};
@@ -89,7 +91,7 @@ impl<'a> Cursor<'a> {
     /// byte by byte elsewhere.
     #[inline]
     pub(crate) fn advance_while_class(&mut self, class: &ByteClass) {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", not(feature = "portable")))]
         if self.bytes.len() >= x86::LANES && std::is_x86_feature_detected!("ssse3") {
             // SAFETY: SSSE3 was detected on this CPU just above, and the slice holds at least
             // sixteen bytes, as the kernel requires.
@@ -107,7 +109,11 @@ impl<'a> Cursor<'a> {
     /// traffic, and a field value is the longest thing a request head holds.
     #[inline]
     pub(crate) fn advance_field_value(&mut self) {
-        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        #[cfg(all(
+            target_arch = "x86_64",
+            target_feature = "sse2",
+            not(feature = "portable")
+        ))]
         if self.bytes.len() >= x86::LANES {
             // SAFETY: compiled only where SSE2 is enabled at compile time (it is part of the
             // x86_64 baseline), and the slice holds at least sixteen bytes.
@@ -214,7 +220,7 @@ mod tests {
         }
     }
 
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(feature = "portable")))]
     proptest! {
         /// The SSE2 kernel alone, at every start and length of sixteen bytes or more.
         #[test]
