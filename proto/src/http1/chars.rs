@@ -211,6 +211,20 @@ pub fn is_authority_bytes(bytes: &[u8]) -> bool {
     all_in_class(bytes, AUTHORITY)
 }
 
+/// `1*DIGIT` as a `u64`: `None` when empty, when a byte is not a digit, or on overflow. The one
+/// decimal parser of Content-Length, Range and Content-Range.
+pub fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |value, &byte| {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        value.checked_mul(10)?.checked_add(u64::from(byte - b'0'))
+    })
+}
+
 /// Strips optional whitespace (SP and HTAB, the `OWS` rule) from both ends.
 pub fn trim_whitespace(bytes: &[u8]) -> &[u8] {
     let start = bytes
@@ -309,6 +323,30 @@ mod tests {
                     != 0;
                 assert_eq!(by_nibbles, class.contains(byte), "byte {byte:#04x}");
             }
+        }
+    }
+
+    #[test]
+    fn decimals_parse_within_u64_only() {
+        assert_eq!(parse_decimal(b"0"), Some(0));
+        assert_eq!(parse_decimal(b"0012"), Some(12));
+        assert_eq!(parse_decimal(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            &b""[..],
+            b"18446744073709551616",
+            b"-1",
+            b"+1",
+            b"1 ",
+            b" 1",
+            b"1.0",
+            b"0x1",
+        ] {
+            assert_eq!(
+                parse_decimal(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

@@ -122,18 +122,7 @@ fn strip_prefix_ignore_case<'a>(value: &'a [u8], prefix: &[u8]) -> Option<&'a [u
 
 /// `1*DIGIT` as a `u64`.
 fn parse_number(digits: &[u8]) -> Result<u64, ContentRangeError> {
-    if digits.is_empty() {
-        return Err(ContentRangeError::Malformed);
-    }
-    digits.iter().try_fold(0u64, |value, &byte| {
-        if !byte.is_ascii_digit() {
-            return Err(ContentRangeError::Malformed);
-        }
-        value
-            .checked_mul(10)
-            .and_then(|value| value.checked_add(u64::from(byte - b'0')))
-            .ok_or(ContentRangeError::Malformed)
-    })
+    chars::parse_decimal(digits).ok_or(ContentRangeError::Malformed)
 }
 
 /// Writes the upload progress value `0-<last byte received>` of an upload holding

@@ -123,19 +123,10 @@ impl FramingBuilder {
     /// RFC 9110 section 8.6: `1*DIGIT`. A second Content-Length field is refused even when it
     /// repeats the same value: two lengths are how smuggling starts.
     fn observe_content_length(&mut self, value: &[u8]) -> Result<(), RequestError> {
-        if self.content_length.is_some() || value.is_empty() {
+        if self.content_length.is_some() {
             return Err(RequestError::ContentLength);
         }
-        let mut length: u64 = 0;
-        for &byte in value {
-            if !byte.is_ascii_digit() {
-                return Err(RequestError::ContentLength);
-            }
-            length = length
-                .checked_mul(10)
-                .and_then(|length| length.checked_add(u64::from(byte - b'0')))
-                .ok_or(RequestError::ContentLength)?;
-        }
+        let length = chars::parse_decimal(value).ok_or(RequestError::ContentLength)?;
         self.content_length = Some(length);
         Ok(())
     }

@@ -258,18 +258,7 @@ fn parse_spec(element: &[u8]) -> Result<RangeSpec, RangeError> {
 
 /// `1*DIGIT` as a `u64`.
 fn parse_position(digits: &[u8]) -> Result<u64, RangeError> {
-    if digits.is_empty() {
-        return Err(RangeError::Invalid);
-    }
-    digits.iter().try_fold(0u64, |value, &byte| {
-        if !byte.is_ascii_digit() {
-            return Err(RangeError::Invalid);
-        }
-        value
-            .checked_mul(10)
-            .and_then(|value| value.checked_add(u64::from(byte - b'0')))
-            .ok_or(RangeError::Invalid)
-    })
+    chars::parse_decimal(digits).ok_or(RangeError::Invalid)
 }
 
 #[cfg(test)]
