@@ -265,7 +265,7 @@ fn check_size(size: &Number) -> Result<u64, DescriptorProblem> {
 /// The decoded length of padded base64 (RFC 4648 section 4), or `None` if `text` is not that.
 pub(super) fn base64_decoded_len(text: &str) -> Option<u64> {
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     let padding = bytes.iter().rev().take_while(|&&byte| byte == b'=').count();
