@@ -230,3 +230,71 @@ fn removing_tags_and_digests() {
     assert!(!index.contains_digest(A));
     assert!(index.contains_digest(B));
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    enum Operation {
+        Put { manifest: usize, tags: Vec<usize> },
+        RemoveTag(usize),
+        RemoveDigest(usize),
+    }
+
+    const DIGESTS: [&str; 3] = [A, B, C];
+    const TAGS: [&str; 4] = ["latest", "1.0", "1.1", "stable"];
+
+    fn operation() -> impl Strategy<Value = Operation> {
+        prop_oneof![
+            3 => (0..3usize, proptest::collection::vec(0..4usize, 0..3))
+                .prop_map(|(manifest, tags)| Operation::Put { manifest, tags }),
+            1 => (0..4usize).prop_map(Operation::RemoveTag),
+            1 => (0..3usize).prop_map(Operation::RemoveDigest),
+        ]
+    }
+
+    proptest! {
+        /// Any sequence of changes keeps tags unique (I5), makes every tag name the digest it
+        /// was last put with, never drops a manifest that was not deleted, and survives a
+        /// write and a read unchanged (I4).
+        #[test]
+        fn changes_keep_the_invariants(operations in proptest::collection::vec(operation(), 0..40)) {
+            let mut index = RepositoryIndex::empty();
+            let mut expected_tags: std::collections::BTreeMap<&str, &str> = Default::default();
+            let mut expected_digests: std::collections::BTreeSet<&str> = Default::default();
+            for operation in operations {
+                match operation {
+                    Operation::Put { manifest, tags } => {
+                        let tags: Vec<Tag<'_>> = tags.iter().map(|&t| tag(TAGS[t])).collect();
+                        index.put_manifest(digest(DIGESTS[manifest]), MANIFEST, 1, &tags);
+                        for tag in &tags {
+                            expected_tags.insert(tag.as_str(), DIGESTS[manifest]);
+                        }
+                        expected_digests.insert(DIGESTS[manifest]);
+                    }
+                    Operation::RemoveTag(t) => {
+                        let existed = index.remove_tag(TAGS[t]);
+                        prop_assert_eq!(existed, expected_tags.remove(TAGS[t]).is_some());
+                    }
+                    Operation::RemoveDigest(d) => {
+                        index.remove_digest(DIGESTS[d]);
+                        expected_tags.retain(|_, digest| *digest != DIGESTS[d]);
+                        expected_digests.remove(DIGESTS[d]);
+                    }
+                }
+                let actual: std::collections::BTreeMap<String, String> = tags(&index).into_iter().collect();
+                let wanted: std::collections::BTreeMap<String, String> = expected_tags
+                    .iter()
+                    .map(|(tag, digest)| ((*tag).to_owned(), (*digest).to_owned()))
+                    .collect();
+                prop_assert_eq!(actual, wanted);
+                for digest in DIGESTS {
+                    prop_assert_eq!(index.contains_digest(digest), expected_digests.contains(digest));
+                }
+                prop_assert_eq!(RepositoryIndex::parse(&index.to_json()).unwrap(), index.clone());
+            }
+        }
+    }
+}
