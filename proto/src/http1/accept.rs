@@ -197,7 +197,8 @@ impl<'a> AcceptEntries<'a> {
             };
         }
         let opening = self.position;
-        let length = quoted_string_len(&self.value[opening..]).ok_or(AcceptError::Parameter)?;
+        let length =
+            chars::quoted_string_len(&self.value[opening..]).ok_or(AcceptError::Parameter)?;
         self.position = opening + length;
         Ok(())
     }
@@ -324,27 +325,6 @@ fn parse_quality(text: &[u8]) -> Option<u16> {
         b'1' if fraction.iter().all(|&digit| digit == b'0') => Some(QUALITY_PER_MILLE_MAX),
         _ => None,
     }
-}
-
-/// The length of the well-formed quoted-string at the start of `bytes`, quotes included.
-fn quoted_string_len(bytes: &[u8]) -> Option<usize> {
-    let mut position = 1;
-    while let Some(&byte) = bytes.get(position) {
-        match byte {
-            b'"' => return Some(position + 1),
-            b'\\'
-                if bytes
-                    .get(position + 1)
-                    .copied()
-                    .is_some_and(chars::is_field_value) =>
-            {
-                position += 2
-            }
-            _ if byte != b'\\' && chars::is_field_value(byte) => position += 1,
-            _ => return None,
-        }
-    }
-    None
 }
 
 /// How far a possibly malformed quoted-string at the start of `bytes` reaches: to its closing

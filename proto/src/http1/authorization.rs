@@ -196,7 +196,8 @@ impl<'a> AuthParams<'a> {
         }
         position = skip_whitespace(bytes, position + 1);
         let value_len = match bytes.get(position) {
-            Some(b'"') => quoted_string_len(&bytes[position..])?,
+            Some(b'"') => chars::quoted_string_len(&bytes[position..])
+                .ok_or(AuthorizationError::Credentials)?,
             _ => bytes[position..]
                 .iter()
                 .position(|&byte| !chars::is_token(byte))
@@ -241,28 +242,6 @@ fn skip_whitespace(bytes: &[u8], position: usize) -> usize {
             .iter()
             .position(|&byte| byte != b' ' && byte != b'\t')
             .unwrap_or(tail.len())
-}
-
-/// The length of the quoted-string at the start of `bytes` (which starts with `"`), quotes
-/// included.
-fn quoted_string_len(bytes: &[u8]) -> Result<usize, AuthorizationError> {
-    let mut position = 1;
-    while let Some(&byte) = bytes.get(position) {
-        match byte {
-            b'"' => return Ok(position + 1),
-            b'\\' => {
-                // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
-                match bytes.get(position + 1) {
-                    Some(&escaped) if chars::is_field_value(escaped) => position += 2,
-                    _ => return Err(AuthorizationError::Credentials),
-                }
-            }
-            // qdtext: every field-vchar, SP and HTAB except `"` and `\`, handled above.
-            _ if chars::is_field_value(byte) => position += 1,
-            _ => return Err(AuthorizationError::Credentials),
-        }
-    }
-    Err(AuthorizationError::Credentials)
 }
 
 #[cfg(test)]

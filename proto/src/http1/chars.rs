@@ -225,6 +225,27 @@ pub fn parse_decimal(digits: &[u8]) -> Option<u64> {
     })
 }
 
+/// The length, quotes included, of the well-formed `quoted-string` (RFC 9110 section 5.6.4)
+/// at the start of `bytes`, which starts with `"`; `None` when it is malformed or unclosed.
+/// Shared by the Accept and Authorization parsers.
+pub fn quoted_string_len(bytes: &[u8]) -> Option<usize> {
+    let mut position = 1;
+    while let Some(&byte) = bytes.get(position) {
+        match byte {
+            b'"' => return Some(position + 1),
+            // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+            b'\\' => match bytes.get(position + 1) {
+                Some(&escaped) if is_field_value(escaped) => position += 2,
+                _ => return None,
+            },
+            // qdtext: every field-vchar, SP and HTAB except `"` and `\`, handled above.
+            _ if is_field_value(byte) => position += 1,
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// Strips optional whitespace (SP and HTAB, the `OWS` rule) from both ends.
 pub fn trim_whitespace(bytes: &[u8]) -> &[u8] {
     let start = bytes
@@ -343,6 +364,28 @@ mod tests {
         ] {
             assert_eq!(
                 parse_decimal(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn quoted_strings_end_at_the_first_unescaped_quote() {
+        assert_eq!(quoted_string_len(b"\"\""), Some(2));
+        assert_eq!(quoted_string_len(b"\"a,b\";q=1"), Some(5));
+        assert_eq!(quoted_string_len(b"\"a\\\"b\" rest"), Some(6));
+        assert_eq!(quoted_string_len(b"\"tab\there\xe9\""), Some(11));
+        for bad in [
+            &b"\""[..],
+            b"\"open",
+            b"\"a\\",
+            b"\"a\x00\"",
+            b"\"a\\\x7f\"",
+        ] {
+            assert_eq!(
+                quoted_string_len(bad),
                 None,
                 "{:?}",
                 String::from_utf8_lossy(bad)
