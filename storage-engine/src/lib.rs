@@ -2,13 +2,36 @@
 //! out. `docs/design.md` is the specification: the format, its numbered invariants (I1 to I12)
 //! and what survives a crash at each step.
 //!
-//! Being built (issue 3). What exists so far is the pure part, with no I/O:
-//! - [`index`]: a repository's `index.json`, its tags and manifests, and the changes the owner
-//!   core makes to it.
-//! - [`upload_state`]: the `.state` record that makes an upload resumable after a restart.
-//!
-//! The file I/O on monoio, the commit protocol and the in-memory indexes come next.
+//! - [`store::Store`]: the repositories one core owns, opened from a root; creation, mounts,
+//!   the catalog, session expiry.
+//! - [`repository::Repository`]: manifests, tags, referrers and blob deletes of one repository.
+//! - [`upload::Upload`]: streamed, hashed, resumable uploads and their commit.
+//! - [`blob::BlobFile`]: a blob opened for `sendfile(2)` or buffered reads.
+//! - [`disk::Disk`]: every file operation, on monoio, with fault injection for crash tests.
+//! - [`index`] and [`upload_state`]: the two formats, pure code.
 
+pub mod blob;
+pub mod disk;
+pub mod error;
+pub mod hasher;
 pub mod index;
+pub mod layout;
 pub mod limits;
+mod open;
+mod platform;
+pub mod repository;
+pub mod root;
+pub mod store;
+pub mod upload;
 pub mod upload_state;
+
+pub use blob::BlobFile;
+pub use disk::{Disk, FaultPlan};
+pub use error::{
+    BlobError, IoFailure, ManifestStoreError, OpenError, RepositoryError, UploadError,
+};
+pub use layout::SessionId;
+pub use repository::{BlobStat, ManifestContent, Page, PutManifest, Referrer, Repository};
+pub use root::{Root, StoreConfig};
+pub use store::Store;
+pub use upload::{CommittedBlob, Resumable, Upload};

@@ -1,11 +1,15 @@
 //! The `.state` record of an upload session (docs/design.md, section 5): what makes a chunked
-//! upload resumable after a restart. Written after each acknowledged chunk, by atomic
-//! replacement; read at open and on resume. Invariant I6 is about what it describes.
+//! upload resumable after a restart. Invariant I6 is about what it describes.
 //!
 //! ```text
 //! magic "ZOTRSUP1" (8) | offset u64 LE (8) | algorithm (1) | created u64 LE (8)
 //! | hasher state length u16 LE (2) | hasher state (n) | CRC-32C of all before, u32 LE (4)
 //! ```
+//!
+//! The `.state` file holds two slots of `SLOT_BYTES`, each one record padded with zeros. Each
+//! acknowledged chunk overwrites the slot that does not hold the newest record, then syncs: a
+//! write torn by a crash damages only that slot, and the other still holds the previous
+//! acknowledged state. No rename and no folder sync per chunk.
 
 use core::fmt;
 
@@ -17,6 +21,13 @@ use crate::limits::UPLOAD_HASHER_STATE_BYTES_MAX;
 const MAGIC: &[u8; 8] = b"ZOTRSUP1";
 /// Bytes around the hasher state: magic, offset, algorithm, created, length, checksum.
 const FIXED_BYTES: usize = 8 + 8 + 1 + 8 + 2 + 4;
+
+/// Bytes of one slot of a `.state` file; the file holds two.
+pub const SLOT_BYTES: usize = 1024;
+/// How many slots a `.state` file holds.
+pub const SLOT_COUNT: usize = 2;
+
+const _: () = assert!(FIXED_BYTES + UPLOAD_HASHER_STATE_BYTES_MAX <= SLOT_BYTES);
 
 /// Why a `.state` record cannot be used. Any of these at open means the session is deleted: it
 /// was never acknowledged past a state that survives.
@@ -123,6 +134,49 @@ impl UploadState {
     }
 }
 
+impl UploadState {
+    /// The record padded with zeros to one slot.
+    pub fn encode_slot(&self) -> Vec<u8> {
+        let mut slot = self.encode();
+        slot.resize(SLOT_BYTES, 0);
+        slot
+    }
+
+    /// The newest valid record of a `.state` file and the slot that holds it. A file of one bare
+    /// record is read too. The newest is the one with the larger offset: offsets only grow.
+    pub fn decode_newest(file: &[u8]) -> Result<(UploadState, usize), UploadStateError> {
+        if let Ok(state) = UploadState::decode(file) {
+            return Ok((state, 0));
+        }
+        let mut newest: Option<(UploadState, usize)> = None;
+        let mut first_error = UploadStateError::Truncated;
+        for (slot_index, slot) in file.chunks(SLOT_BYTES).take(SLOT_COUNT).enumerate() {
+            match UploadState::decode(record_of_slot(slot)) {
+                Ok(state) => {
+                    if newest
+                        .as_ref()
+                        .is_none_or(|(best, _)| state.offset > best.offset)
+                    {
+                        newest = Some((state, slot_index));
+                    }
+                }
+                Err(error) if slot_index == 0 => first_error = error,
+                Err(_) => {}
+            }
+        }
+        newest.ok_or(first_error)
+    }
+}
+
+/// The record at the start of a slot, without its zero padding.
+fn record_of_slot(slot: &[u8]) -> &[u8] {
+    let Some(length) = slot.get(25..27) else {
+        return slot;
+    };
+    let hasher_state_bytes = usize::from(u16::from_le_bytes([length[0], length[1]]));
+    &slot[..slot.len().min(FIXED_BYTES + hasher_state_bytes)]
+}
+
 fn algorithm_code(algorithm: Algorithm) -> u8 {
     match algorithm {
         Algorithm::Sha256 => 1,
@@ -173,6 +227,36 @@ mod tests {
             created_unix_seconds: 1_790_000_000,
             hasher_state: (0u8..104).collect(),
         }
+    }
+
+    #[test]
+    fn the_newest_valid_slot_wins_and_a_torn_slot_is_skipped() {
+        let older = UploadState {
+            offset: 10,
+            ..sample()
+        };
+        let newer = UploadState {
+            offset: 20,
+            ..sample()
+        };
+        let mut file = older.encode_slot();
+        file.extend(newer.encode_slot());
+        assert_eq!(UploadState::decode_newest(&file), Ok((newer.clone(), 1)));
+        // A crash tore the write of slot 1: slot 0 still holds the acknowledged state.
+        file[SLOT_BYTES + 40] ^= 0xff;
+        assert_eq!(UploadState::decode_newest(&file), Ok((older.clone(), 0)));
+        // Only the first slot written so far.
+        assert_eq!(
+            UploadState::decode_newest(&older.encode_slot()),
+            Ok((older.clone(), 0))
+        );
+        // Both damaged.
+        file[40] ^= 0xff;
+        assert_eq!(
+            UploadState::decode_newest(&file),
+            Err(UploadStateError::Checksum)
+        );
+        assert!(UploadState::decode_newest(&[]).is_err());
     }
 
     #[test]

@@ -135,6 +135,89 @@ impl fmt::Display for Digest<'_> {
     }
 }
 
+/// An owned, validated digest: what a store keeps in its maps, where a borrowed [`Digest`]
+/// cannot live. Converts back to a [`Digest`] without parsing again. Equality, order and hash
+/// are those of the text (the algorithm follows from it), so maps keyed by it can be searched
+/// with a `&str`.
+#[derive(Clone)]
+pub struct DigestBuf {
+    text: Box<str>,
+    algorithm: Algorithm,
+}
+
+impl DigestBuf {
+    /// Parses and validates `text`, as [`Digest::parse`] does.
+    pub fn parse(text: &str) -> Result<DigestBuf, DigestError> {
+        Digest::parse(text).map(DigestBuf::from)
+    }
+
+    /// The digest, borrowed.
+    pub fn as_digest(&self) -> Digest<'_> {
+        Digest {
+            text: &self.text,
+            algorithm: self.algorithm,
+        }
+    }
+
+    /// The whole digest text, `algorithm:encoded`.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl From<Digest<'_>> for DigestBuf {
+    fn from(digest: Digest<'_>) -> DigestBuf {
+        DigestBuf {
+            text: digest.text.into(),
+            algorithm: digest.algorithm,
+        }
+    }
+}
+
+impl PartialEq for DigestBuf {
+    fn eq(&self, other: &DigestBuf) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for DigestBuf {}
+
+impl core::hash::Hash for DigestBuf {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
+
+impl PartialOrd for DigestBuf {
+    fn partial_cmp(&self, other: &DigestBuf) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for DigestBuf {
+    fn cmp(&self, other: &DigestBuf) -> core::cmp::Ordering {
+        self.text.cmp(&other.text)
+    }
+}
+
+impl core::borrow::Borrow<str> for DigestBuf {
+    fn borrow(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Debug for DigestBuf {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "DigestBuf({})", self.text)
+    }
+}
+
+impl fmt::Display for DigestBuf {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.text)
+    }
+}
+
 /// `algorithm-component (algorithm-separator algorithm-component)*` with components `[a-z0-9]+`
 /// and separators `[+._-]`.
 fn is_algorithm_grammar(bytes: &[u8]) -> bool {
@@ -167,6 +250,17 @@ mod tests {
 
     const SHA256_EMPTY: &str =
         "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    #[test]
+    fn an_owned_digest_borrows_back_unchanged() {
+        let owned = DigestBuf::parse(SHA256_EMPTY).unwrap();
+        assert_eq!(owned.as_digest(), Digest::parse(SHA256_EMPTY).unwrap());
+        assert_eq!(owned.as_str(), SHA256_EMPTY);
+        assert_eq!(
+            DigestBuf::parse("sha256:ABC"),
+            Err(DigestError::EncodedInvalid)
+        );
+    }
 
     #[test]
     fn sha256_and_sha512_are_accepted() {

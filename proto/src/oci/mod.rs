@@ -10,7 +10,7 @@ pub mod reference;
 pub mod route;
 pub mod tag;
 
-pub use digest::{Algorithm, Digest, DigestError};
+pub use digest::{Algorithm, Digest, DigestBuf, DigestError};
 pub use error_code::{BodyTooLarge, ErrorCode, ErrorEntry};
 pub use manifest::{
     Descriptor, DescriptorLocation, DescriptorProblem, Document, ImageIndex, ImageManifest,

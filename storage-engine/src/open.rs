@@ -1,0 +1,198 @@
+//! Opening a root (docs/design.md 2.1 and 4.6): finding its repositories, and clearing what a
+//! crash or an abandoned client left in them (temporary files, orphaned or damaged upload
+//! state, expired sessions).
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use proto::limits::REPOSITORY_NAME_COMPONENTS_MAX;
+use proto::oci::RepositoryName;
+
+use crate::disk::Disk;
+use crate::error::IoFailure;
+use crate::layout::{RepositoryPaths, SessionId, TEMPORARY_PREFIX};
+use crate::limits::ROOT_WALK_ENTRIES_MAX;
+use crate::root::Root;
+use crate::upload::unix_now;
+use crate::upload_state::UploadState;
+
+/// A repository found by the walk.
+#[derive(Debug)]
+pub(crate) struct FoundRepository {
+    pub name: String,
+    /// Temporary files in its folder, deleted before it is served.
+    pub temporary_files: Vec<PathBuf>,
+}
+
+/// Walks the root for repositories: folders with an `oci-layout` whose path is a valid name.
+/// Skips names starting with `_` or `.` (zot's `_blobstore`, `_trivy`, markers), files at the
+/// root (`cache.db`), and a repository's `blobs/` and `.uploads/`. Bounded in depth by the name
+/// grammar and in total by `ROOT_WALK_ENTRIES_MAX`.
+pub(crate) fn find_repositories(root: &Path) -> Result<Vec<FoundRepository>, IoFailure> {
+    let mut found = Vec::new();
+    let mut entries_seen = 0usize;
+    // (folder, name relative to the root, depth in components)
+    let mut pending: Vec<(PathBuf, String, usize)> = vec![(root.to_path_buf(), String::new(), 0)];
+    while let Some((folder, name, depth)) = pending.pop() {
+        let reader = match std::fs::read_dir(&folder) {
+            Ok(reader) => reader,
+            // A folder that vanished or that we may not read holds nothing we can serve.
+            Err(error) if depth > 0 && error.kind() != io::ErrorKind::OutOfMemory => continue,
+            Err(error) => return Err(IoFailure::new("read folder", folder, error)),
+        };
+        let mut is_repository = false;
+        let mut temporary_files = Vec::new();
+        let mut children = Vec::new();
+        for entry in reader {
+            entries_seen += 1;
+            if entries_seen > ROOT_WALK_ENTRIES_MAX {
+                return Err(IoFailure::new(
+                    "walk root",
+                    root,
+                    io::Error::other("more entries than ROOT_WALK_ENTRIES_MAX"),
+                ));
+            }
+            let entry = entry.map_err(|error| IoFailure::new("read folder", &folder, error))?;
+            let file_name = entry.file_name();
+            let Some(file_name) = file_name.to_str() else {
+                continue;
+            };
+            let file_type = entry
+                .file_type()
+                .map_err(|error| IoFailure::new("stat", entry.path(), error))?;
+            if file_type.is_file() {
+                if depth > 0 && file_name == "oci-layout" {
+                    is_repository = true;
+                } else if depth > 0 && file_name.starts_with(TEMPORARY_PREFIX) {
+                    temporary_files.push(entry.path());
+                }
+                continue;
+            }
+            if !file_type.is_dir() || file_name.starts_with(['_', '.']) {
+                continue;
+            }
+            children.push(file_name.to_owned());
+        }
+        let child_depth = depth + 1;
+        for child in children {
+            if is_repository && child == "blobs" {
+                continue;
+            }
+            let child_name = if name.is_empty() {
+                child.clone()
+            } else {
+                format!("{name}/{child}")
+            };
+            if child_depth <= REPOSITORY_NAME_COMPONENTS_MAX
+                && RepositoryName::parse(&child_name).is_ok()
+            {
+                pending.push((folder.join(&child), child_name, child_depth));
+            }
+        }
+        if is_repository {
+            found.push(FoundRepository {
+                name,
+                temporary_files,
+            });
+        }
+    }
+    found.sort_by(|left, right| left.name.cmp(&right.name));
+    Ok(found)
+}
+
+/// Deletes what no acknowledged operation depends on (4.6 steps 2 and 3): temporary files,
+/// `.state` files without data, sessions whose state is damaged, and sessions older than the
+/// configured age. Returns how many sessions were removed.
+pub(crate) async fn clean_repository(
+    root: &Root,
+    disk: &Disk,
+    paths: &RepositoryPaths,
+    temporary_files: &[PathBuf],
+) -> Result<usize, IoFailure> {
+    for path in temporary_files {
+        remove_if_present(disk, path).await?;
+    }
+    expire_sessions(root, disk, paths, true).await
+}
+
+/// Deletes expired sessions of a repository (and, when `at_open`, everything else open clears in
+/// `.uploads`). Returns how many sessions went.
+pub(crate) async fn expire_sessions(
+    root: &Root,
+    disk: &Disk,
+    paths: &RepositoryPaths,
+    at_open: bool,
+) -> Result<usize, IoFailure> {
+    let folder = paths.uploads();
+    let reader = match std::fs::read_dir(&folder) {
+        Ok(reader) => reader,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(error) => return Err(IoFailure::new("read folder", folder, error)),
+    };
+    let age_max = root.config().upload_session_age_max;
+    let now = unix_now();
+    let mut removed = 0;
+    let mut names = std::collections::HashSet::new();
+    for entry in reader.take(ROOT_WALK_ENTRIES_MAX) {
+        let entry = entry.map_err(|error| IoFailure::new("read folder", &folder, error))?;
+        if let Some(name) = entry.file_name().to_str() {
+            names.insert(name.to_owned());
+        }
+    }
+    for name in &names {
+        let path = folder.join(name);
+        if name.starts_with(TEMPORARY_PREFIX) {
+            if at_open {
+                remove_if_present(disk, &path).await?;
+            }
+            continue;
+        }
+        if let Some(session) = name.strip_suffix(".state").and_then(SessionId::parse) {
+            let data = paths.upload_data(&session);
+            let expired = match disk.read(&path).await {
+                Ok(bytes) => match UploadState::decode_newest(&bytes) {
+                    Ok((state, _)) => {
+                        now.saturating_sub(state.created_unix_seconds) > age_max.as_secs()
+                    }
+                    // Damaged in both slots: never acknowledged past a state that survives.
+                    Err(_) => true,
+                },
+                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(IoFailure::new("read upload state", path, error)),
+            };
+            let orphaned = !names.contains(session.as_str());
+            if expired || orphaned {
+                remove_if_present(disk, &data).await?;
+                remove_if_present(disk, &path).await?;
+                removed += 1;
+            }
+            continue;
+        }
+        // A data file without `.state`: a monolithic upload in progress (or cut short by a
+        // crash), or a session zot left, which cannot continue without its hasher state. Either
+        // way it goes once it is older than the session age.
+        let state_name = format!("{name}.state");
+        if !names.contains(&state_name) && is_older_than(&path, age_max) {
+            remove_if_present(disk, &path).await?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+fn is_older_than(path: &Path, age: std::time::Duration) -> bool {
+    std::fs::metadata(path)
+        .and_then(|metadata| metadata.modified())
+        .ok()
+        .and_then(|modified| SystemTime::now().duration_since(modified).ok())
+        .is_some_and(|elapsed| elapsed > age)
+}
+
+async fn remove_if_present(disk: &Disk, path: &Path) -> Result<(), IoFailure> {
+    match disk.remove_file(path).await {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(IoFailure::new("remove", path, error)),
+    }
+}

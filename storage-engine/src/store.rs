@@ -1,0 +1,245 @@
+//! A store: the repositories of a root that one core owns, opened from disk, with repository
+//! creation, mounts, session expiry and the catalog. The server shards a root's repositories
+//! across cores by opening one store per core with its share of the names (docs/ARCHITECTURE.md).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::Arc;
+
+use proto::oci::{Digest, RepositoryName};
+
+use crate::blob;
+use crate::disk::Disk;
+use crate::error::{BlobError, IoFailure, OpenError, RepositoryError};
+use crate::index::RepositoryIndex;
+use crate::open::{clean_repository, expire_sessions, find_repositories};
+use crate::repository::{Page, Repository, page};
+use crate::root::{Root, StoreConfig};
+use crate::upload::CommittedBlob;
+
+/// The content of every `oci-layout` file (image spec, I10).
+pub const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// The repositories of a root that this core owns.
+#[derive(Debug)]
+pub struct Store {
+    root: Arc<Root>,
+    disk: Disk,
+    repositories: BTreeMap<String, Repository>,
+}
+
+impl Store {
+    /// Opens every repository of the root (created if missing).
+    pub async fn open(config: StoreConfig, disk: Disk) -> Result<Store, OpenError> {
+        Store::open_owned(config, disk, &|_| true).await
+    }
+
+    /// Opens the repositories for which `owns` is true; the others belong to other cores.
+    pub async fn open_owned(
+        config: StoreConfig,
+        disk: Disk,
+        owns: &dyn Fn(&str) -> bool,
+    ) -> Result<Store, OpenError> {
+        let root = Arc::new(Root::new(config));
+        disk.create_dir_all(root.directory())
+            .await
+            .map_err(|error| OpenError::Root(IoFailure::new("create", root.directory(), error)))?;
+        let found = find_repositories(root.directory()).map_err(OpenError::Root)?;
+        let mut repositories = BTreeMap::new();
+        for repository in found.into_iter().filter(|found| owns(&found.name)) {
+            let name = RepositoryName::parse(&repository.name).expect("the walk validated it");
+            let paths = root.repository(name);
+            clean_repository(&root, &disk, &paths, &repository.temporary_files)
+                .await
+                .map_err(OpenError::Io)?;
+            let loaded = Repository::load(&disk, &repository.name, paths).await?;
+            repositories.insert(repository.name, loaded);
+        }
+        Ok(Store {
+            root,
+            disk,
+            repositories,
+        })
+    }
+
+    pub fn root(&self) -> &Arc<Root> {
+        &self.root
+    }
+
+    pub fn disk(&self) -> &Disk {
+        &self.disk
+    }
+
+    pub fn repository(&self, name: &str) -> Option<&Repository> {
+        self.repositories.get(name)
+    }
+
+    pub fn repository_mut(&mut self, name: &str) -> Option<&mut Repository> {
+        self.repositories.get_mut(name)
+    }
+
+    /// The repository and the disk together, for calling its operations.
+    pub fn repository_and_disk(&mut self, name: &str) -> Option<(&mut Repository, &Disk)> {
+        Some((self.repositories.get_mut(name)?, &self.disk))
+    }
+
+    pub fn repository_count(&self) -> usize {
+        self.repositories.len()
+    }
+
+    /// Repository names sorted, `count` of them after `last`.
+    pub fn catalog_page(&self, count: Option<usize>, last: Option<&str>) -> Page<'_> {
+        page(&self.repositories, count, last)
+    }
+
+    /// The repository, created on disk first if it does not exist (docs/design.md 4.1).
+    pub async fn create_repository(
+        &mut self,
+        name: RepositoryName<'_>,
+    ) -> Result<&mut Repository, RepositoryError> {
+        if !self.repositories.contains_key(name.as_str()) {
+            let repository = self.create_on_disk(name).await?;
+            self.repositories
+                .insert(name.as_str().to_owned(), repository);
+        }
+        Ok(self
+            .repositories
+            .get_mut(name.as_str())
+            .expect("present or just inserted"))
+    }
+
+    async fn create_on_disk(
+        &self,
+        name: RepositoryName<'_>,
+    ) -> Result<Repository, RepositoryError> {
+        self.check_collision(name)?;
+        let disk = &self.disk;
+        let paths = self.root.repository(name);
+        let io = |operation: &'static str, path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |error: io::Error| RepositoryError::Io(IoFailure::new(operation, path, error))
+        };
+        let blob_folder = paths.blob_folder(proto::oci::Algorithm::Sha256);
+        disk.create_dir_all(&blob_folder)
+            .await
+            .map_err(io("create folder", &blob_folder))?;
+        disk.create_dir_all(&paths.uploads())
+            .await
+            .map_err(io("create folder", &paths.uploads()))?;
+        let layout = paths.oci_layout();
+        if disk.file_size(&layout).await.is_err() {
+            disk.replace_file(&layout, OCI_LAYOUT.to_vec())
+                .await
+                .map_err(io("write oci-layout", &layout))?;
+        }
+        let index = paths.index();
+        if disk.file_size(&index).await.is_err() {
+            disk.replace_file(&index, RepositoryIndex::empty().to_json())
+                .await
+                .map_err(io("write index", &index))?;
+        }
+        // The new folders' names, deepest first, up to the root (4.1 step 4).
+        let mut folder = paths.directory().parent();
+        while let Some(current) = folder {
+            disk.sync_directory(current)
+                .await
+                .map_err(io("sync folder", current))?;
+            if current == self.root.directory() {
+                break;
+            }
+            folder = current.parent();
+        }
+        Repository::load(disk, name.as_str(), paths)
+            .await
+            .map_err(|error| match error {
+                OpenError::Io(failure) | OpenError::Root(failure) => RepositoryError::Io(failure),
+                other => RepositoryError::Io(IoFailure::new(
+                    "load new repository",
+                    self.root.directory(),
+                    io::Error::other(other.to_string()),
+                )),
+            })
+    }
+
+    /// Invariant I11: a repository folder never lies inside another's `blobs/`, and a repository
+    /// is not created where another repository's folders already are.
+    fn check_collision(&self, name: RepositoryName<'_>) -> Result<(), RepositoryError> {
+        let mut folder = self.root.directory().to_path_buf();
+        let mut previous_is_repository = false;
+        for component in name.components() {
+            if previous_is_repository && component == "blobs" {
+                return Err(RepositoryError::NameCollision {
+                    detail: format!(
+                        "{} is the blobs folder of repository {}",
+                        name.as_str(),
+                        folder
+                            .strip_prefix(self.root.directory())
+                            .unwrap_or(&folder)
+                            .display()
+                    ),
+                });
+            }
+            folder.push(component);
+            previous_is_repository = folder.join("oci-layout").is_file();
+        }
+        let blobs = folder.join("blobs");
+        if !previous_is_repository && blobs.join("oci-layout").is_file() {
+            return Err(RepositoryError::NameCollision {
+                detail: format!("{}/blobs is a repository", name.as_str()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Gives repository `to` (created if needed) the blob `digest` of repository `from`
+    /// (docs/design.md 4.3). `Ok(None)` when `from` does not have it: the server then starts a
+    /// normal upload session, as the distribution spec says.
+    pub async fn mount_blob(
+        &mut self,
+        to: RepositoryName<'_>,
+        from: RepositoryName<'_>,
+        digest: Digest<'_>,
+    ) -> Result<Option<CommittedBlob>, BlobError> {
+        let from_paths = self.root.repository(from);
+        let repository = self
+            .create_repository(to)
+            .await
+            .map_err(|error| match error {
+                RepositoryError::Io(failure) => BlobError::Io(failure),
+                RepositoryError::NameCollision { .. } => BlobError::RepositoryUnknown,
+            })?;
+        let to_paths = repository.paths().clone();
+        let target = to_paths.blob(digest);
+        if let Ok(size) = self.disk.file_size(&target).await {
+            return Ok(Some(CommittedBlob {
+                digest: digest.into(),
+                size,
+            }));
+        }
+        if !blob::mount(&self.root, &self.disk, &from_paths, &to_paths, digest)
+            .await
+            .map_err(BlobError::Io)?
+        {
+            return Ok(None);
+        }
+        let size = self
+            .disk
+            .file_size(&target)
+            .await
+            .map_err(|error| BlobError::Io(IoFailure::new("stat blob", target, error)))?;
+        Ok(Some(CommittedBlob {
+            digest: digest.into(),
+            size,
+        }))
+    }
+
+    /// Deletes upload sessions older than the configured age in every repository of this store.
+    /// Returns how many went.
+    pub async fn expire_uploads(&self) -> Result<usize, IoFailure> {
+        let mut removed = 0;
+        for repository in self.repositories.values() {
+            removed += expire_sessions(&self.root, &self.disk, repository.paths(), false).await?;
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,471 @@
+//! Upload sessions against a real root on both drivers: streaming, chunk offsets, digest checks,
+//! resuming after a restart, cancelling, concurrent uploads of one digest, dedupe and mounts.
+
+mod common;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use common::{bytes, on_both_drivers};
+use proto::oci::{Algorithm, Digest, RepositoryName};
+use storage_engine::hasher::digest_of;
+use storage_engine::{
+    BlobError, BlobFile, Disk, Resumable, Store, StoreConfig, Upload, UploadError,
+};
+
+fn name(text: &str) -> RepositoryName<'_> {
+    RepositoryName::parse(text).unwrap()
+}
+
+async fn open(root: &Path, dedupe: bool) -> Store {
+    let mut config = StoreConfig::new(root.join("data"));
+    config.dedupe = dedupe;
+    Store::open(config, Disk::new()).await.unwrap()
+}
+
+fn blob_path(root: &Path, repository: &str, digest: &str) -> std::path::PathBuf {
+    let (algorithm, encoded) = digest.split_once(':').unwrap();
+    root.join("data")
+        .join(repository)
+        .join("blobs")
+        .join(algorithm)
+        .join(encoded)
+}
+
+fn uploads_folder_is_empty(root: &Path, repository: &str) -> bool {
+    std::fs::read_dir(root.join("data").join(repository).join(".uploads"))
+        .unwrap()
+        .next()
+        .is_none()
+}
+
+async fn push(store: &mut Store, repository: &str, content: &[u8]) -> String {
+    store.create_repository(name(repository)).await.unwrap();
+    let mut upload = Upload::create(
+        store.root(),
+        store.disk(),
+        name(repository),
+        Algorithm::Sha256,
+        Resumable::No,
+    )
+    .await
+    .unwrap();
+    for piece in content.chunks(64 * 1024) {
+        upload.append(piece.to_vec()).await.unwrap();
+    }
+    let digest = digest_of(Algorithm::Sha256, content);
+    let committed = upload.commit(digest.as_digest()).await.unwrap();
+    assert_eq!(committed.size, content.len() as u64);
+    digest.as_str().to_owned()
+}
+
+#[test]
+fn a_streamed_upload_commits_to_its_digest() {
+    on_both_drivers(|_, root| async move {
+        let mut store = open(&root, false).await;
+        let content = bytes(1, 3 * 1024 * 1024 + 17);
+        let digest = push(&mut store, "library/alpine", &content).await;
+        let stored = std::fs::read(blob_path(&root, "library/alpine", &digest)).unwrap();
+        assert_eq!(stored, content);
+        assert!(uploads_folder_is_empty(&root, "library/alpine"));
+        // Readable through the engine, whole and by range.
+        let paths = store.root().repository(name("library/alpine"));
+        let blob = BlobFile::open(&paths, Digest::parse(&digest).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(blob.size(), content.len() as u64);
+        let (read, buffer) = blob.read_at(Vec::with_capacity(100), 1000).await;
+        assert_eq!(read.unwrap(), 100);
+        assert_eq!(buffer, content[1000..1100]);
+        blob.close().await;
+    });
+}
+
+#[test]
+fn an_empty_upload_is_the_empty_blob() {
+    on_both_drivers(|_, root| async move {
+        let mut store = open(&root, true).await;
+        let digest = push(&mut store, "empty", b"").await;
+        assert_eq!(
+            digest,
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            std::fs::read(blob_path(&root, "empty", &digest)).unwrap(),
+            b""
+        );
+    });
+}
+
+#[test]
+fn a_chunk_at_the_wrong_offset_is_refused_and_changes_nothing() {
+    on_both_drivers(|_, root| async move {
+        let mut store = open(&root, false).await;
+        store.create_repository(name("repo")).await.unwrap();
+        let mut upload = Upload::create(
+            store.root(),
+            store.disk(),
+            name("repo"),
+            Algorithm::Sha256,
+            Resumable::Yes,
+        )
+        .await
+        .unwrap();
+        upload.append_at(0, b"hello ".to_vec()).await.unwrap();
+        assert_eq!(upload.acknowledge().await.unwrap(), 6);
+        for offset in [0, 5, 7, 1000] {
+            let error = upload.append_at(offset, b"x".to_vec()).await.unwrap_err();
+            assert!(
+                matches!(error, UploadError::OffsetMismatch { expected: 6, received } if received == offset),
+                "{error:?}"
+            );
+            assert_eq!(error.error_code(), proto::oci::ErrorCode::RangeInvalid);
+        }
+        upload.append_at(6, b"world".to_vec()).await.unwrap();
+        assert_eq!(upload.size(), 11);
+        let digest = digest_of(Algorithm::Sha256, b"hello world");
+        upload.commit(digest.as_digest()).await.unwrap();
+        assert_eq!(
+            std::fs::read(blob_path(&root, "repo", digest.as_str())).unwrap(),
+            b"hello world"
+        );
+    });
+}
+
+#[test]
+fn a_wrong_digest_keeps_the_session_and_deletes_nothing() {
+    on_both_drivers(|_, root| async move {
+        let mut store = open(&root, false).await;
+        let earlier = push(&mut store, "repo", b"committed before").await;
+        let mut upload = Upload::create(
+            store.root(),
+            store.disk(),
+            name("repo"),
+            Algorithm::Sha256,
+            Resumable::Yes,
+        )
+        .await
+        .unwrap();
+        upload.append(b"new bytes".to_vec()).await.unwrap();
+        let wrong = digest_of(Algorithm::Sha256, b"committed before");
+        let error = upload.commit(wrong.as_digest()).await.unwrap_err();
+        assert!(
+            matches!(&error, UploadError::DigestMismatch { .. }),
+            "{error:?}"
+        );
+        assert_eq!(error.error_code(), proto::oci::ErrorCode::DigestInvalid);
+        // What was committed before is intact, and the session goes on.
+        assert_eq!(
+            std::fs::read(blob_path(&root, "repo", &earlier)).unwrap(),
+            b"committed before"
+        );
+        assert_eq!(upload.size(), 9);
+        upload.append(b"!".to_vec()).await.unwrap();
+        let right = digest_of(Algorithm::Sha256, b"new bytes!");
+        upload.commit(right.as_digest()).await.unwrap();
+        assert!(blob_path(&root, "repo", right.as_str()).is_file());
+    });
+}
+
+#[test]
+fn sha512_uploads_and_a_final_digest_of_another_algorithm() {
+    on_both_drivers(|_, root| async move {
+        let mut store = open(&root, true).await;
+        store.create_repository(name("repo")).await.unwrap();
+        let content = bytes(7, 2_500_000);
+        for (session_algorithm, final_algorithm) in [
+            (Algorithm::Sha512, Algorithm::Sha512),
+            (Algorithm::Sha256, Algorithm::Sha512),
+            (Algorithm::Sha512, Algorithm::Sha256),
+        ] {
+            let mut upload = Upload::create(
+                store.root(),
+                store.disk(),
+                name("repo"),
+                session_algorithm,
+                Resumable::Yes,
+            )
+            .await
+            .unwrap();
+            for piece in content.chunks(1 << 20) {
+                upload.append(piece.to_vec()).await.unwrap();
+            }
+            let digest = digest_of(final_algorithm, &content);
+            let committed = upload.commit(digest.as_digest()).await.unwrap();
+            assert_eq!(committed.digest, digest);
+            assert_eq!(
+                std::fs::read(blob_path(&root, "repo", digest.as_str())).unwrap(),
+                content
+            );
+        }
+    });
+}
+
+#[test]
+fn an_acknowledged_upload_continues_after_a_restart() {
+    on_both_drivers(|_, root| async move {
+        let content = bytes(3, 5 * 1024 * 1024);
+        let session;
+        {
+            let mut store = open(&root, false).await;
+            store.create_repository(name("a/b")).await.unwrap();
+            let mut upload = Upload::create(
+                store.root(),
+                store.disk(),
+                name("a/b"),
+                Algorithm::Sha256,
+                Resumable::Yes,
+            )
+            .await
+            .unwrap();
+            upload.append(content[..1_000_000].to_vec()).await.unwrap();
+            assert_eq!(upload.acknowledge().await.unwrap(), 1_000_000);
+            upload
+                .append(content[1_000_000..2_000_000].to_vec())
+                .await
+                .unwrap();
+            assert_eq!(upload.acknowledge().await.unwrap(), 2_000_000);
+            // Bytes written but never acknowledged: a restart must forget them (I6).
+            upload
+                .append(content[2_000_000..2_500_000].to_vec())
+                .await
+                .unwrap();
+            upload
+                .append(content[2_000_000..2_100_000].to_vec())
+                .await
+                .unwrap();
+            session = upload.session().clone();
+            // Dropped without commit or cancel: the "restart".
+            drop(upload);
+        }
+        let store = open(&root, false).await;
+        let mut upload = Upload::resume(store.root(), store.disk(), name("a/b"), &session)
+            .await
+            .unwrap();
+        assert_eq!(upload.size(), 2_000_000);
+        let error = upload.append_at(2_500_000, vec![1]).await.unwrap_err();
+        assert!(matches!(
+            error,
+            UploadError::OffsetMismatch {
+                expected: 2_000_000,
+                ..
+            }
+        ));
+        upload
+            .append_at(2_000_000, content[2_000_000..].to_vec())
+            .await
+            .unwrap();
+        let digest = digest_of(Algorithm::Sha256, &content);
+        upload.commit(digest.as_digest()).await.unwrap();
+        assert_eq!(
+            std::fs::read(blob_path(&root, "a/b", digest.as_str())).unwrap(),
+            content
+        );
+        assert!(uploads_folder_is_empty(&root, "a/b"));
+        // Committed sessions are gone.
+        let error = Upload::resume(store.root(), store.disk(), name("a/b"), &session)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, UploadError::SessionUnknown), "{error:?}");
+    });
+}
+
+#[test]
+fn a_cancelled_upload_leaves_nothing() {
+    on_both_drivers(|_, root| async move {
+        let mut store = open(&root, false).await;
+        store.create_repository(name("repo")).await.unwrap();
+        let mut upload = Upload::create(
+            store.root(),
+            store.disk(),
+            name("repo"),
+            Algorithm::Sha256,
+            Resumable::Yes,
+        )
+        .await
+        .unwrap();
+        upload.append(bytes(2, 100_000)).await.unwrap();
+        upload.acknowledge().await.unwrap();
+        let session = upload.session().clone();
+        upload.cancel().await.unwrap();
+        assert!(uploads_folder_is_empty(&root, "repo"));
+        let error = Upload::resume(store.root(), store.disk(), name("repo"), &session)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, UploadError::SessionUnknown));
+    });
+}
+
+#[test]
+fn uploads_need_an_existing_repository() {
+    on_both_drivers(|_, root| async move {
+        let store = open(&root, false).await;
+        let error = Upload::create(
+            store.root(),
+            store.disk(),
+            name("missing"),
+            Algorithm::Sha256,
+            Resumable::Yes,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(error, UploadError::RepositoryUnknown), "{error:?}");
+    });
+}
+
+#[test]
+fn the_same_digest_uploaded_at_once_leaves_one_intact_blob() {
+    on_both_drivers(|_, root| async move {
+        for dedupe in [false, true] {
+            let mut store = open(&root.join(format!("dedupe-{dedupe}")), dedupe).await;
+            let content = bytes(11, 4 * 1024 * 1024);
+            let digest = digest_of(Algorithm::Sha256, &content);
+            for repository in ["one", "two"] {
+                store.create_repository(name(repository)).await.unwrap();
+            }
+            // Four uploads of one digest, two per repository, interleaved piece by piece.
+            let mut uploads = Vec::new();
+            for repository in ["one", "one", "two", "two"] {
+                uploads.push(
+                    Upload::create(
+                        store.root(),
+                        store.disk(),
+                        name(repository),
+                        Algorithm::Sha256,
+                        Resumable::Yes,
+                    )
+                    .await
+                    .unwrap(),
+                );
+            }
+            for piece in content.chunks(512 * 1024) {
+                for upload in &mut uploads {
+                    upload.append(piece.to_vec()).await.unwrap();
+                }
+            }
+            let commits = uploads
+                .iter_mut()
+                .map(|upload| upload.commit(digest.as_digest()));
+            for committed in futures_join_all(commits).await {
+                assert_eq!(committed.unwrap().size, content.len() as u64);
+            }
+            let data = root.join(format!("dedupe-{dedupe}"));
+            for repository in ["one", "two"] {
+                let path = blob_path(&data, repository, digest.as_str());
+                assert_eq!(std::fs::read(&path).unwrap(), content);
+                assert!(uploads_folder_is_empty(&data, repository));
+            }
+            let inode = |repository| {
+                std::fs::metadata(blob_path(&data, repository, digest.as_str()))
+                    .unwrap()
+                    .ino()
+            };
+            // Dedupe links both repositories to one master copy in _blobstore.
+            assert_eq!(inode("one") == inode("two"), dedupe);
+            let master = data
+                .join("data/_blobstore/blobs/sha256")
+                .join(digest.as_digest().encoded());
+            assert_eq!(master.is_file(), dedupe);
+            if dedupe {
+                assert_eq!(std::fs::metadata(&master).unwrap().nlink(), 3);
+            }
+        }
+    });
+}
+
+/// Polls the futures together on the current thread, so their steps interleave.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let handles: Vec<_> = futures.map(Box::pin).collect();
+    let mut outputs = Vec::with_capacity(handles.len());
+    let mut pending: Vec<_> = handles.into_iter().map(Some).collect();
+    let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|context| {
+        let mut all_done = true;
+        for (slot, result) in pending.iter_mut().zip(results.iter_mut()) {
+            if let Some(future) = slot {
+                match future.as_mut().poll(context) {
+                    std::task::Poll::Ready(output) => {
+                        *result = Some(output);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if all_done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.extend(results.into_iter().map(|result| result.expect("finished")));
+    outputs
+}
+
+#[test]
+fn mounts_link_a_blob_from_another_repository() {
+    on_both_drivers(|_, root| async move {
+        let mut store = open(&root, false).await;
+        let content = bytes(5, 10_000);
+        let digest = push(&mut store, "source", &content).await;
+        let parsed = Digest::parse(&digest).unwrap();
+        let mounted = store
+            .mount_blob(name("target/nested"), name("source"), parsed)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(mounted.size, 10_000);
+        let source = std::fs::metadata(blob_path(&root, "source", &digest)).unwrap();
+        let target = std::fs::metadata(blob_path(&root, "target/nested", &digest)).unwrap();
+        assert_eq!(source.ino(), target.ino(), "a hard link, not a copy");
+        // A digest the source does not have: no mount, and no blob appears.
+        let other = digest_of(Algorithm::Sha256, b"not there");
+        let result = store
+            .mount_blob(name("target/nested"), name("source"), other.as_digest())
+            .await
+            .unwrap();
+        assert_eq!(result, None);
+        assert!(!blob_path(&root, "target/nested", other.as_str()).exists());
+        // A source repository that does not exist either.
+        let result = store
+            .mount_blob(name("target/nested"), name("nobody"), parsed)
+            .await
+            .unwrap();
+        assert!(result.is_some(), "already present in the target");
+        let missing = store
+            .mount_blob(name("target/other"), name("nobody"), parsed)
+            .await
+            .unwrap();
+        assert_eq!(missing, None);
+    });
+}
+
+#[test]
+fn blobs_referenced_by_no_manifest_can_be_deleted() {
+    on_both_drivers(|_, root| async move {
+        let mut store = open(&root, false).await;
+        let digest = push(&mut store, "repo", b"some layer").await;
+        let parsed = Digest::parse(&digest).unwrap();
+        let (repository, disk) = store.repository_and_disk("repo").unwrap();
+        let stat = repository.blob_stat(disk, parsed).await.unwrap();
+        assert_eq!(stat.size, 10);
+        repository.delete_blob(disk, parsed).await.unwrap();
+        assert!(!blob_path(&root, "repo", &digest).exists());
+        let error = repository.delete_blob(disk, parsed).await.unwrap_err();
+        assert!(matches!(error, BlobError::BlobUnknown), "{error:?}");
+        let error = repository.blob_stat(disk, parsed).await.unwrap_err();
+        assert!(matches!(error, BlobError::BlobUnknown), "{error:?}");
+    });
+}
+
+#[test]
+fn the_root_handle_can_be_shared_across_cores() {
+    // The engine's root handle is shared across cores: it must be Send + Sync.
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Arc<storage_engine::Root>>();
+}
