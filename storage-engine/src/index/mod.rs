@@ -193,13 +193,12 @@ impl RepositoryIndex {
         let mut entries = Vec::with_capacity(manifests.len());
         for (position, value) in manifests.into_iter().enumerate() {
             let entry = IndexEntry::from_value(position, value)?;
-            if let Some(tag) = entry.tag() {
-                if entries
+            if let Some(tag) = entry.tag()
+                && entries
                     .iter()
                     .any(|other: &IndexEntry| other.tag() == Some(tag))
-                {
-                    return Err(IndexError::DuplicateTag(position));
-                }
+            {
+                return Err(IndexError::DuplicateTag(position));
             }
             entries.push(entry);
         }
@@ -247,10 +246,10 @@ impl RepositoryIndex {
     ) -> bool {
         let mut changed = false;
         for tag in tags {
-            if let Some(entry) = self.find_tag(tag.as_str()) {
-                if entry.digest == digest.as_str() {
-                    continue;
-                }
+            if let Some(entry) = self.find_tag(tag.as_str())
+                && entry.digest == digest.as_str()
+            {
+                continue;
             }
             self.remove_tag(tag.as_str());
             // A manifest pushed by digest first and tagged later: its untagged entry becomes
