@@ -10,5 +10,8 @@
 //! The file I/O on monoio, the commit protocol and the in-memory indexes come next.
 
 pub mod index;
+pub mod invariants;
 pub mod limits;
 pub mod upload_state;
+#[doc(hidden)]
+pub mod zot_fixture;
