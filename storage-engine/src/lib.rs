@@ -9,12 +9,14 @@
 //! - [`blob::BlobFile`]: a blob opened for `sendfile(2)` or buffered reads.
 //! - [`disk::Disk`]: every file operation, on monoio, with fault injection for crash tests.
 //! - [`index`] and [`upload_state`]: the two formats, pure code.
+//! - [`invariants`]: the offline check of a stopped root against I1 to I12 (tests, `zot scrub`).
 
 pub mod blob;
 pub mod disk;
 pub mod error;
 pub mod hasher;
 pub mod index;
+pub mod invariants;
 pub mod layout;
 pub mod limits;
 mod open;
@@ -24,6 +26,8 @@ pub mod root;
 pub mod store;
 pub mod upload;
 pub mod upload_state;
+#[doc(hidden)]
+pub mod zot_fixture;
 
 pub use blob::BlobFile;
 pub use disk::{Disk, FaultPlan};
