@@ -187,20 +187,25 @@ impl RepositoryIndex {
         if other_fields.get("schemaVersion").and_then(Value::as_u64) != Some(2) {
             return Err(IndexError::SchemaVersion);
         }
-        let Some(Value::Array(manifests)) = other_fields.remove("manifests") else {
-            return Err(IndexError::ManifestsMissing);
+        let manifests = match other_fields.remove("manifests") {
+            Some(Value::Array(manifests)) => manifests,
+            // zot writes a repository without manifests as `"manifests":null` (Go's nil slice).
+            Some(Value::Null) => Vec::new(),
+            _ => return Err(IndexError::ManifestsMissing),
         };
         let mut entries = Vec::with_capacity(manifests.len());
+        // A set, not a scan of the entries so far: an index may hold a hundred thousand tags.
+        let mut tags = std::collections::HashSet::with_capacity(manifests.len());
         for (position, value) in manifests.into_iter().enumerate() {
             let entry = IndexEntry::from_value(position, value)?;
+            entries.push(entry);
+        }
+        for (position, entry) in entries.iter().enumerate() {
             if let Some(tag) = entry.tag()
-                && entries
-                    .iter()
-                    .any(|other: &IndexEntry| other.tag() == Some(tag))
+                && !tags.insert(tag)
             {
                 return Err(IndexError::DuplicateTag(position));
             }
-            entries.push(entry);
         }
         Ok(RepositoryIndex {
             other_fields,

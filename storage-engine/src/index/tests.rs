@@ -81,6 +81,14 @@ fn the_empty_index_is_a_valid_oci_index() {
 }
 
 #[test]
+fn zots_null_manifests_is_an_empty_index() {
+    let index = RepositoryIndex::parse(br#"{"schemaVersion":2,"manifests":null}"#).unwrap();
+    assert!(index.entries().is_empty());
+    let rewritten: Value = serde_json::from_slice(&index.to_json()).unwrap();
+    assert_eq!(rewritten["manifests"], json!([]));
+}
+
+#[test]
 fn broken_indexes_name_the_rule_they_break() {
     let mut cases: Vec<(Value, IndexError)> = vec![
         (json!([1]), IndexError::NotAnObject),
@@ -90,6 +98,10 @@ fn broken_indexes_name_the_rule_they_break() {
             IndexError::SchemaVersion,
         ),
         (json!({"schemaVersion": 2}), IndexError::ManifestsMissing),
+        (
+            json!({"schemaVersion": 2, "manifests": "none"}),
+            IndexError::ManifestsMissing,
+        ),
         (
             json!({"schemaVersion": 2, "manifests": {}}),
             IndexError::ManifestsMissing,

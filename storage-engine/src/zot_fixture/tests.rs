@@ -132,10 +132,8 @@ fn a_new_repository_has_zots_null_manifests_index() {
 }
 
 /// zot leaves `"manifests":null` in a repository that has had uploads but no manifest yet, and
-/// the engine must open it as an empty index. `RepositoryIndex::parse` refuses it today
-/// (`IndexError::ManifestsMissing`), so the checker reports I4.
+/// the engine opens it as an empty index.
 #[test]
-#[ignore = "RepositoryIndex::parse must accept zot's \"manifests\":null (index/mod.rs)"]
 fn a_repository_with_only_an_upload_is_clean() {
     let root = temporary_root();
     let mut fixture = ZotFixture::new(root.path()).unwrap();
@@ -143,16 +141,6 @@ fn a_repository_with_only_an_upload_is_clean() {
     let report = check_root(root.path(), &CheckOptions { hash_blobs: true });
     assert!(report.is_clean(), "{report}");
     assert_eq!(report.repositories, ["uploads-only"]);
-}
-
-#[test]
-fn a_repository_with_only_an_upload_is_reported_until_null_manifests_are_accepted() {
-    // The counterpart of the ignored test above: delete this one when that one passes.
-    let root = temporary_root();
-    let mut fixture = ZotFixture::new(root.path()).unwrap();
-    fixture.add_stale_upload("uploads-only", b"bytes").unwrap();
-    let report = check_root(root.path(), &CheckOptions { hash_blobs: true });
-    assert_eq!(report.violations_of(Invariant::I4).count(), 1, "{report}");
 }
 
 #[cfg(unix)]
