@@ -52,8 +52,8 @@ impl fmt::Display for IoFailure {
 pub enum OpenError {
     /// The root is missing and cannot be created, or is not a folder.
     Root(IoFailure),
-    /// A repository's `index.json` is not a valid index (I4). Opening stops rather than serving
-    /// a repository whose tags it cannot read; `zot scrub` names the damage.
+    /// A repository's `index.json` is not a valid index (I4). The repository is left out rather
+    /// than served with tags the engine cannot read; `zot scrub` names the damage.
     IndexDamaged {
         repository: String,
         detail: String,

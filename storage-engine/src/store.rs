@@ -26,10 +26,14 @@ pub struct Store {
     root: Arc<Root>,
     disk: Disk,
     repositories: BTreeMap<String, Repository>,
+    /// Repositories open found damaged and left out: not served, never overwritten.
+    damaged: Vec<OpenError>,
 }
 
 impl Store {
-    /// Opens every repository of the root (created if missing).
+    /// Opens every repository of the root (created if missing). A repository whose `index.json`
+    /// is damaged is left out and reported by [`Store::damaged`]: one bad repository must not
+    /// stop the others from being served, and the engine never writes over what it cannot read.
     pub async fn open(config: StoreConfig, disk: Disk) -> Result<Store, OpenError> {
         Store::open_owned(config, disk, &|_| true).await
     }
@@ -46,20 +50,32 @@ impl Store {
             .map_err(|error| OpenError::Root(IoFailure::new("create", root.directory(), error)))?;
         let found = find_repositories(root.directory()).map_err(OpenError::Root)?;
         let mut repositories = BTreeMap::new();
+        let mut damaged = Vec::new();
         for repository in found.into_iter().filter(|found| owns(&found.name)) {
             let name = RepositoryName::parse(&repository.name).expect("the walk validated it");
             let paths = root.repository(name);
             clean_repository(&root, &disk, &paths, &repository.temporary_files)
                 .await
                 .map_err(OpenError::Io)?;
-            let loaded = Repository::load(&disk, &repository.name, paths).await?;
-            repositories.insert(repository.name, loaded);
+            match Repository::load(&disk, &repository.name, paths).await {
+                Ok(loaded) => {
+                    repositories.insert(repository.name, loaded);
+                }
+                Err(error @ OpenError::IndexDamaged { .. }) => damaged.push(error),
+                Err(error) => return Err(error),
+            }
         }
         Ok(Store {
             root,
             disk,
             repositories,
+            damaged,
         })
+    }
+
+    /// The repositories left out at open, each with why.
+    pub fn damaged(&self) -> &[OpenError] {
+        &self.damaged
     }
 
     pub fn root(&self) -> &Arc<Root> {
@@ -98,6 +114,8 @@ impl Store {
         name: RepositoryName<'_>,
     ) -> Result<&mut Repository, RepositoryError> {
         if !self.repositories.contains_key(name.as_str()) {
+            // create_on_disk never replaces an existing index.json, and loading it again reports
+            // a damaged one instead of serving it.
             let repository = self.create_on_disk(name).await?;
             self.repositories
                 .insert(name.as_str().to_owned(), repository);
