@@ -794,11 +794,11 @@ proptest! {
         let mut result = None;
         for piece in pieces.iter().cycle() {
             end = (end + piece).min(request.head_bytes);
-            if scanner.is_ready(&request.bytes[..end]) {
-                if let Some(parsed) = parse(&request.bytes[..end]).unwrap() {
-                    result = Some(parsed);
-                    break;
-                }
+            if scanner.is_ready(&request.bytes[..end])
+                && let Some(parsed) = parse(&request.bytes[..end]).unwrap()
+            {
+                result = Some(parsed);
+                break;
             }
             prop_assert!(end < request.head_bytes, "complete head not reported");
         }

@@ -9,7 +9,7 @@ use tempfile::TempDir;
 
 use super::*;
 use crate::index::RepositoryIndex;
-use crate::invariants::{CheckOptions, Invariant, check_root};
+use crate::invariants::{CheckOptions, check_root};
 
 fn temporary_root() -> TempDir {
     tempfile::Builder::new()
