@@ -90,7 +90,7 @@ pub(crate) fn page<'a, V>(
 struct ManifestFacts {
     /// Config and layers that must be present (I3).
     blobs: Vec<(DigestBuf, String)>,
-    children: Vec<DigestBuf>,
+    children: Vec<(DigestBuf, ManifestRecord)>,
     subject: Option<DigestBuf>,
     artifact_type: Option<String>,
     annotations: Option<Annotations>,
@@ -110,6 +110,10 @@ struct Details {
     referrers: HashMap<DigestBuf, BTreeSet<DigestBuf>>,
     /// Blob → the media type a manifest gives it.
     blob_media_types: HashMap<DigestBuf, String>,
+    /// Manifest listed by an index → its media type and size from the index's descriptor. A
+    /// layout written by other tools (skopeo's `copy --all`) lists only the index in
+    /// `index.json`; its platform manifests are found through it.
+    child_records: HashMap<DigestBuf, ManifestRecord>,
 }
 
 impl Details {
@@ -123,11 +127,14 @@ impl Details {
                 .entry(blob.clone())
                 .or_insert_with(|| media_type.clone());
         }
-        for child in &facts.children {
+        for (child, record) in &facts.children {
             self.child_users
                 .entry(child.clone())
                 .or_default()
                 .insert(digest.clone());
+            self.child_records
+                .entry(child.clone())
+                .or_insert_with(|| record.clone());
         }
         if let Some(subject) = &facts.subject {
             self.referrers
@@ -156,8 +163,11 @@ impl Details {
                 self.blob_media_types.remove(blob);
             }
         }
-        for child in &facts.children {
+        for (child, _) in &facts.children {
             unlink(&mut self.child_users, child);
+            if !self.child_users.contains_key(child) {
+                self.child_records.remove(child);
+            }
         }
         if let Some(subject) = &facts.subject {
             unlink(&mut self.referrers, subject);
@@ -178,7 +188,17 @@ fn facts_of(parsed: &proto::oci::ParsedManifest) -> ManifestFacts {
         .collect();
     ManifestFacts {
         blobs,
-        children: parsed.manifests().iter().filter_map(owned).collect(),
+        children: parsed
+            .manifests()
+            .iter()
+            .filter_map(|descriptor| {
+                let record = ManifestRecord {
+                    media_type: descriptor.media_type.clone(),
+                    size: descriptor.size,
+                };
+                Some((owned(descriptor)?, record))
+            })
+            .collect(),
         subject: parsed.subject().and_then(owned),
         artifact_type: parsed.artifact_type().map(str::to_owned),
         annotations: parsed.annotations().cloned(),
@@ -274,14 +294,39 @@ impl Repository {
         Some((digest, record))
     }
 
-    /// A manifest's bytes and media type (GET; HEAD needs only [`Repository::resolve`]).
+    /// [`Repository::resolve`], and for a digest also the manifests that a listed index lists
+    /// but `index.json` does not (layouts other tools wrote). What HEAD answers from.
+    pub async fn resolve_for_read(
+        &mut self,
+        disk: &Disk,
+        reference: Reference<'_>,
+    ) -> Result<Option<(DigestBuf, ManifestRecord)>, ManifestStoreError> {
+        if let Some((digest, record)) = self.resolve(reference) {
+            return Ok(Some((digest, record.clone())));
+        }
+        let Some(digest) = reference.as_digest() else {
+            return Ok(None);
+        };
+        self.load_details(disk)
+            .await
+            .map_err(ManifestStoreError::Io)?;
+        let details = self.details.as_ref().expect("just loaded");
+        Ok(details
+            .child_records
+            .get(digest.as_str())
+            .map(|record| (DigestBuf::from(digest), record.clone())))
+    }
+
+    /// A manifest's bytes and media type (GET; HEAD needs only
+    /// [`Repository::resolve_for_read`]).
     pub async fn manifest(
-        &self,
+        &mut self,
         disk: &Disk,
         reference: Reference<'_>,
     ) -> Result<ManifestContent, ManifestStoreError> {
         let (digest, record) = self
-            .resolve(reference)
+            .resolve_for_read(disk, reference)
+            .await?
             .ok_or(ManifestStoreError::ManifestUnknown)?;
         let path = self.paths.blob(digest.as_digest());
         let bytes = match disk.read(&path).await {
@@ -347,10 +392,10 @@ impl Repository {
                 }
             }
         }
-        if let Some(child) = facts
+        if let Some((child, _)) = facts
             .children
             .iter()
-            .find(|c| !self.manifests.contains_key(*c))
+            .find(|(child, _)| !self.manifests.contains_key(child))
         {
             return Err(ManifestStoreError::ChildManifestUnknown(child.clone()));
         }

@@ -127,14 +127,14 @@ fn put_and_get_by_tag_and_digest_return_the_bytes_as_pushed() {
         assert_clean(&root);
         // Everything survives a reopen.
         drop(store);
-        let store = open(&root).await;
-        let repository = store.repository("library/app").unwrap();
+        let mut store = open(&root).await;
+        let (repository, disk) = store.repository_and_disk("library/app").unwrap();
         assert_eq!(
             repository.tags_page(None, None).entries,
             ["latest", "stable", "v1"]
         );
         let content = repository
-            .manifest(store.disk(), Reference::Tag(tag("stable")))
+            .manifest(disk, Reference::Tag(tag("stable")))
             .await
             .unwrap();
         assert_eq!(content.bytes, body);
