@@ -53,6 +53,17 @@ impl BlobFile {
         &self.file
     }
 
+    /// The byte range `offset..offset + length` of the blob, to send; `None` when it does not lie
+    /// within the blob (the server answers 416 with the size).
+    pub fn range(&self, offset: u64, length: u64) -> Option<BlobRange<'_>> {
+        let end = offset.checked_add(length)?;
+        (end <= self.size).then_some(BlobRange {
+            file: &self.file,
+            offset,
+            length,
+        })
+    }
+
     /// Reads into `buffer` from `position`; `Ok(0)` at the end.
     pub async fn read_at(&self, buffer: Vec<u8>, position: u64) -> (io::Result<usize>, Vec<u8>) {
         self.file.read_at(buffer, position).await
@@ -61,6 +72,14 @@ impl BlobFile {
     pub async fn close(self) {
         let _ = self.file.close().await;
     }
+}
+
+/// A byte range of an open blob: the descriptor, offset and length to hand to `sendfile(2)`.
+#[derive(Clone, Copy, Debug)]
+pub struct BlobRange<'a> {
+    pub file: &'a File,
+    pub offset: u64,
+    pub length: u64,
 }
 
 /// Whether a link error means "this file system cannot link here" (A4): copy or rename instead.

@@ -29,7 +29,7 @@ pub mod upload_state;
 #[doc(hidden)]
 pub mod zot_fixture;
 
-pub use blob::BlobFile;
+pub use blob::{BlobFile, BlobRange};
 pub use disk::{Disk, FaultPlan};
 pub use error::{
     BlobError, IoFailure, ManifestStoreError, OpenError, RepositoryError, UploadError,

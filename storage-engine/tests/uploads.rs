@@ -84,6 +84,50 @@ fn a_streamed_upload_commits_to_its_digest() {
 }
 
 #[test]
+fn a_blob_range_goes_to_a_socket_with_sendfile() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+
+    on_both_drivers(|_, root| async move {
+        let mut store = open(&root, false).await;
+        let content = bytes(9, 300_000);
+        let digest = push(&mut store, "repo", &content).await;
+        let paths = store.root().repository(name("repo"));
+        let blob = BlobFile::open(&paths, Digest::parse(&digest).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(blob.range(299_999, 2).is_none(), "past the end");
+        assert!(blob.range(u64::MAX, 2).is_none(), "overflow");
+        let range = blob.range(100_000, 50_000).unwrap();
+        let (mut reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut offset = i64::try_from(range.offset).unwrap();
+        let mut left = usize::try_from(range.length).unwrap();
+        let mut received = Vec::new();
+        // Bounded: each pass moves at least one byte or fails.
+        while left > 0 {
+            // SAFETY: both descriptors are open for the call, and `offset` is a valid, exclusive
+            // pointer to an off_t that sendfile updates.
+            let sent = unsafe {
+                libc::sendfile(
+                    writer.as_raw_fd(),
+                    range.file.as_raw_fd(),
+                    &mut offset,
+                    left.min(16_384),
+                )
+            };
+            assert!(sent > 0, "sendfile: {}", std::io::Error::last_os_error());
+            left -= sent as usize;
+            let mut chunk = vec![0u8; sent as usize];
+            reader.read_exact(&mut chunk).unwrap();
+            received.extend(chunk);
+        }
+        assert_eq!(received, content[100_000..150_000]);
+        blob.close().await;
+    });
+}
+
+#[test]
 fn an_empty_upload_is_the_empty_blob() {
     on_both_drivers(|_, root| async move {
         let mut store = open(&root, true).await;
