@@ -15,6 +15,7 @@ pub mod disk;
 pub mod error;
 pub mod hasher;
 pub mod index;
+pub mod invariants;
 pub mod layout;
 pub mod limits;
 mod open;
@@ -24,6 +25,8 @@ pub mod root;
 pub mod store;
 pub mod upload;
 pub mod upload_state;
+#[doc(hidden)]
+pub mod zot_fixture;
 
 pub use blob::BlobFile;
 pub use disk::{Disk, FaultPlan};
