@@ -12,7 +12,7 @@ use crate::blob;
 use crate::disk::Disk;
 use crate::error::{BlobError, IoFailure, OpenError, RepositoryError};
 use crate::index::RepositoryIndex;
-use crate::open::{clean_repository, expire_sessions, find_repositories};
+use crate::open::{clean_repository, expire_sessions, find_repositories, remove_temporary_files};
 use crate::repository::{Page, Repository, page};
 use crate::root::{Root, StoreConfig};
 use crate::upload::CommittedBlob;
@@ -47,6 +47,14 @@ impl Store {
         let found = find_repositories(root.directory()).map_err(OpenError::Root)?;
         let mut repositories = BTreeMap::new();
         for repository in found.into_iter().filter(|found| owns(&found.name)) {
+            if !repository.is_repository {
+                // A creation cut short (4.1): its folders stay for the next push to reuse, and
+                // its temporary files go, as everywhere.
+                remove_temporary_files(&disk, &repository.temporary_files)
+                    .await
+                    .map_err(OpenError::Io)?;
+                continue;
+            }
             let name = RepositoryName::parse(&repository.name).expect("the walk validated it");
             let paths = root.repository(name);
             clean_repository(&root, &disk, &paths, &repository.temporary_files)
