@@ -128,10 +128,11 @@ impl Store {
             move |error: io::Error| RepositoryError::Io(IoFailure::new(operation, path, error))
         };
         let blob_folder = paths.blob_folder(proto::oci::Algorithm::Sha256);
-        disk.create_dir_all(&blob_folder)
+        // Durable names (A3): `blobs/` holds `sha256` and is synced by nothing else.
+        disk.create_dir_all_durable(&blob_folder)
             .await
             .map_err(io("create folder", &blob_folder))?;
-        disk.create_dir_all(&paths.uploads())
+        disk.create_dir_all_durable(&paths.uploads())
             .await
             .map_err(io("create folder", &paths.uploads()))?;
         let layout = paths.oci_layout();
