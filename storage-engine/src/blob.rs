@@ -101,7 +101,9 @@ async fn link_new(disk: &Disk, from: &Path, to: &Path) -> io::Result<bool> {
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
             Err(error) if error.kind() == io::ErrorKind::NotFound && !created_folder => {
                 created_folder = true;
-                disk.create_dir_all(to.parent().expect("blob paths have folders"))
+                // The first blob of an algorithm (or of `_blobstore`): the new folders' names
+                // must be durable before the blob's is.
+                disk.create_dir_all_durable(to.parent().expect("blob paths have folders"))
                     .await?;
             }
             Err(error) => return Err(error),

@@ -205,6 +205,26 @@ impl Disk {
         }
     }
 
+    /// Creates a folder and its missing parents like [`Disk::create_dir_all`], then makes the
+    /// new names durable (A3): the parent of each folder it created is synced, deepest first.
+    /// A blob linked into a folder whose own name could vanish would vanish with it.
+    pub async fn create_dir_all_durable(&self, path: &Path) -> io::Result<()> {
+        let mut missing = Vec::new();
+        for folder in path.ancestors() {
+            if monoio::fs::metadata(folder).await.is_ok() {
+                break;
+            }
+            missing.push(folder);
+        }
+        self.create_dir_all(path).await?;
+        for folder in missing {
+            if let Some(parent) = folder.parent() {
+                self.sync_directory(parent).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Cuts a file to `length` bytes (an upload resumed after an unacknowledged write, I6).
     pub async fn truncate(&self, path: &Path, length: u64) -> io::Result<()> {
         self.step("truncate", path)?;

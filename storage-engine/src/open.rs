@@ -17,10 +17,13 @@ use crate::root::Root;
 use crate::upload::unix_now;
 use crate::upload_state::UploadState;
 
-/// A repository found by the walk.
+/// A folder found by the walk: a repository, or the folder of one whose creation a crash cut
+/// short (docs/design.md 4.1), which holds temporary files but no `oci-layout` yet.
 #[derive(Debug)]
 pub(crate) struct FoundRepository {
     pub name: String,
+    /// Whether the folder holds `oci-layout`. When not, only its temporary files matter.
+    pub is_repository: bool,
     /// Temporary files in its folder, deleted before it is served.
     pub temporary_files: Vec<PathBuf>,
 }
@@ -28,7 +31,9 @@ pub(crate) struct FoundRepository {
 /// Walks the root for repositories: folders with an `oci-layout` whose path is a valid name.
 /// Skips names starting with `_` or `.` (zot's `_blobstore`, `_trivy`, markers), files at the
 /// root (`cache.db`), and a repository's `blobs/` and `.uploads/`. Bounded in depth by the name
-/// grammar and in total by `ROOT_WALK_ENTRIES_MAX`.
+/// grammar and in total by `ROOT_WALK_ENTRIES_MAX`. Folders that are not repositories but hold
+/// temporary files are returned too, so that open deletes those files (section 4: nothing
+/// acknowledged depends on one).
 pub(crate) fn find_repositories(root: &Path) -> Result<Vec<FoundRepository>, IoFailure> {
     let mut found = Vec::new();
     let mut entries_seen = 0usize;
@@ -90,9 +95,10 @@ pub(crate) fn find_repositories(root: &Path) -> Result<Vec<FoundRepository>, IoF
                 pending.push((folder.join(&child), child_name, child_depth));
             }
         }
-        if is_repository {
+        if is_repository || !temporary_files.is_empty() {
             found.push(FoundRepository {
                 name,
+                is_repository,
                 temporary_files,
             });
         }
@@ -110,10 +116,20 @@ pub(crate) async fn clean_repository(
     paths: &RepositoryPaths,
     temporary_files: &[PathBuf],
 ) -> Result<usize, IoFailure> {
+    remove_temporary_files(disk, temporary_files).await?;
+    expire_sessions(root, disk, paths, true).await
+}
+
+/// Deletes temporary files a crash left (section 4): in a repository's folder, or in the folder
+/// of a repository whose creation was cut short before its `oci-layout` was in place.
+pub(crate) async fn remove_temporary_files(
+    disk: &Disk,
+    temporary_files: &[PathBuf],
+) -> Result<(), IoFailure> {
     for path in temporary_files {
         remove_if_present(disk, path).await?;
     }
-    expire_sessions(root, disk, paths, true).await
+    Ok(())
 }
 
 /// Deletes expired sessions of a repository (and, when `at_open`, everything else open clears in

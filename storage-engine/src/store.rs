@@ -12,7 +12,7 @@ use crate::blob;
 use crate::disk::Disk;
 use crate::error::{BlobError, IoFailure, OpenError, RepositoryError};
 use crate::index::RepositoryIndex;
-use crate::open::{clean_repository, expire_sessions, find_repositories};
+use crate::open::{clean_repository, expire_sessions, find_repositories, remove_temporary_files};
 use crate::repository::{Page, Repository, page};
 use crate::root::{Root, StoreConfig};
 use crate::upload::CommittedBlob;
@@ -52,6 +52,14 @@ impl Store {
         let mut repositories = BTreeMap::new();
         let mut damaged = Vec::new();
         for repository in found.into_iter().filter(|found| owns(&found.name)) {
+            if !repository.is_repository {
+                // A creation cut short (4.1): its folders stay for the next push to reuse, and
+                // its temporary files go, as everywhere.
+                remove_temporary_files(&disk, &repository.temporary_files)
+                    .await
+                    .map_err(OpenError::Io)?;
+                continue;
+            }
             let name = RepositoryName::parse(&repository.name).expect("the walk validated it");
             let paths = root.repository(name);
             clean_repository(&root, &disk, &paths, &repository.temporary_files)
@@ -138,10 +146,11 @@ impl Store {
             move |error: io::Error| RepositoryError::Io(IoFailure::new(operation, path, error))
         };
         let blob_folder = paths.blob_folder(proto::oci::Algorithm::Sha256);
-        disk.create_dir_all(&blob_folder)
+        // Durable names (A3): `blobs/` holds `sha256` and is synced by nothing else.
+        disk.create_dir_all_durable(&blob_folder)
             .await
             .map_err(io("create folder", &blob_folder))?;
-        disk.create_dir_all(&paths.uploads())
+        disk.create_dir_all_durable(&paths.uploads())
             .await
             .map_err(io("create folder", &paths.uploads()))?;
         let layout = paths.oci_layout();
