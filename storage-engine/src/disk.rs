@@ -32,6 +32,9 @@ pub struct Disk {
 #[derive(Debug, Default)]
 pub struct FaultPlan {
     crash_at_step: Option<u64>,
+    /// Every `link` fails with `EXDEV`, as on a file system without hard links between these
+    /// folders (A4): tests of the copy and rename fallbacks.
+    links_fail: bool,
     steps_taken: Cell<u64>,
     crashed: Cell<bool>,
     trace: RefCell<Vec<String>>,
@@ -47,6 +50,14 @@ impl FaultPlan {
     pub fn crash_at(step: u64) -> Rc<FaultPlan> {
         Rc::new(FaultPlan {
             crash_at_step: Some(step),
+            ..FaultPlan::default()
+        })
+    }
+
+    /// Never crashes; every hard link fails as on a file system without links (A4).
+    pub fn without_links() -> Rc<FaultPlan> {
+        Rc::new(FaultPlan {
+            links_fail: true,
             ..FaultPlan::default()
         })
     }
@@ -186,6 +197,9 @@ impl Disk {
     /// a rename, it never replaces an existing blob.
     pub async fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
         self.step("link", to)?;
+        if self.faults.as_ref().is_some_and(|plan| plan.links_fail) {
+            return Err(io::Error::from_raw_os_error(libc::EXDEV));
+        }
         std::fs::hard_link(from, to)
     }
 

@@ -11,7 +11,7 @@ use common::{bytes, on_both_drivers};
 use proto::oci::{Algorithm, Digest, RepositoryName};
 use storage_engine::hasher::digest_of;
 use storage_engine::{
-    BlobError, BlobFile, Disk, Resumable, Store, StoreConfig, Upload, UploadError,
+    BlobError, BlobFile, Disk, FaultPlan, Resumable, Store, StoreConfig, Upload, UploadError,
 };
 
 fn name(text: &str) -> RepositoryName<'_> {
@@ -486,6 +486,62 @@ fn mounts_link_a_blob_from_another_repository() {
             .await
             .unwrap();
         assert_eq!(missing, None);
+    });
+}
+
+#[test]
+fn without_hard_links_commits_rename_and_mounts_copy() {
+    on_both_drivers(|_, root| async move {
+        let mut config = StoreConfig::new(root.join("data"));
+        config.dedupe = true;
+        let mut store = Store::open(config, Disk::with_faults(FaultPlan::without_links()))
+            .await
+            .unwrap();
+        let content = bytes(21, 2_000_000);
+        let digest = push(&mut store, "source", &content).await;
+        // Dedupe needs links: with none, the blob is simply in the repository.
+        assert!(
+            !root
+                .join("data/_blobstore/blobs/sha256")
+                .join(&digest[7..])
+                .exists()
+        );
+        assert_eq!(
+            std::fs::read(blob_path(&root, "source", &digest)).unwrap(),
+            content
+        );
+        assert!(uploads_folder_is_empty(&root, "source"));
+        // The same digest again: already there, nothing replaced.
+        let inode = std::fs::metadata(blob_path(&root, "source", &digest))
+            .unwrap()
+            .ino();
+        push(&mut store, "source", &content).await;
+        assert_eq!(
+            std::fs::metadata(blob_path(&root, "source", &digest))
+                .unwrap()
+                .ino(),
+            inode
+        );
+        // A mount copies.
+        let parsed = Digest::parse(&digest).unwrap();
+        let mounted = store
+            .mount_blob(name("target"), name("source"), parsed)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(mounted.size, content.len() as u64);
+        let copy = std::fs::metadata(blob_path(&root, "target", &digest)).unwrap();
+        assert_ne!(copy.ino(), inode, "a copy, not a link");
+        assert_eq!(
+            std::fs::read(blob_path(&root, "target", &digest)).unwrap(),
+            content
+        );
+        assert!(uploads_folder_is_empty(&root, "target"));
+        let report = storage_engine::invariants::check_root(
+            &root.join("data"),
+            &storage_engine::invariants::CheckOptions { hash_blobs: true },
+        );
+        assert!(report.is_clean(), "{report}");
     });
 }
 
