@@ -56,7 +56,7 @@ fn report(group: &str, tallies: &[Tally; 2], counts: [usize; 2]) {
     if let Some(value) = ratio(&tallies[1], &tallies[0]) {
         let [small, large] = tallies
             .each_ref()
-            .map(|tally| tally.mean().unwrap_or_default());
+            .map(|tally| tally.median().unwrap_or_default());
         eprintln!(
             "{group}: page time {large:?} at {} vs {small:?} at {}: ratio = {value:.2} \
              (target: flat, about 1)",

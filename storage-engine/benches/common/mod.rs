@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -192,29 +192,32 @@ pub fn write_repositories(root: &Path, count: usize) {
     );
 }
 
-/// A running total of our own timings, for the ratios printed after a group: criterion's
-/// estimates are not written in `--test` mode, and these are the same measurements.
+/// Our own timings of one benchmark, for the ratios printed after a group: criterion's estimates
+/// are not written in `--test` mode, and these are the same measurements. Each call of the
+/// `iter_custom` closure adds its mean; the median of those means shrugs off the warm-up calls
+/// and the odd outlier on a shared machine.
 #[derive(Debug, Default)]
 pub struct Tally {
-    total: Cell<Duration>,
-    iterations: Cell<u64>,
+    means: RefCell<Vec<Duration>>,
 }
 
 impl Tally {
     pub fn add(&self, elapsed: Duration, iterations: u64) {
-        self.total.set(self.total.get() + elapsed);
-        self.iterations.set(self.iterations.get() + iterations);
+        assert!(iterations > 0, "criterion asks for at least one iteration");
+        let iterations = u32::try_from(iterations).unwrap_or(u32::MAX);
+        self.means.borrow_mut().push(elapsed / iterations);
     }
 
-    /// The mean time per iteration, `None` before the first.
-    pub fn mean(&self) -> Option<Duration> {
-        let iterations = u32::try_from(self.iterations.get()).ok()?;
-        (iterations > 0).then(|| self.total.get() / iterations)
+    /// The median time per iteration, `None` before the first.
+    pub fn median(&self) -> Option<Duration> {
+        let mut means = self.means.borrow().clone();
+        means.sort_unstable();
+        means.get(means.len() / 2).copied()
     }
 }
 
-/// `numerator / denominator` of two tallies' means, when both ran (a benchmark filter may skip
+/// `numerator / denominator` of two tallies' medians, when both ran (a benchmark filter may skip
 /// one).
 pub fn ratio(numerator: &Tally, denominator: &Tally) -> Option<f64> {
-    Some(numerator.mean()?.as_secs_f64() / denominator.mean()?.as_secs_f64())
+    Some(numerator.median()?.as_secs_f64() / denominator.median()?.as_secs_f64())
 }
