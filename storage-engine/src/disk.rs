@@ -211,18 +211,28 @@ impl Disk {
 
     /// Creates a folder and its missing parents; an existing folder is fine.
     pub async fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        self.step("mkdir", path)?;
-        match monoio::fs::create_dir_all(path).await {
-            // Another task created it between monoio's check and its mkdir.
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
-            result => result,
-        }
+        self.create_missing_folders(path).await.map(drop)
     }
 
     /// Creates a folder and its missing parents like [`Disk::create_dir_all`], then makes the
     /// new names durable (A3): the parent of each folder it created is synced, deepest first.
     /// A blob linked into a folder whose own name could vanish would vanish with it.
     pub async fn create_dir_all_durable(&self, path: &Path) -> io::Result<()> {
+        let missing = self.create_missing_folders(path).await?;
+        for folder in missing.iter().rev() {
+            if let Some(parent) = folder.parent() {
+                self.sync_directory(parent).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes each missing folder of `path`, outermost first, and returns them in that order.
+    /// One `mkdir` per folder here, because several tasks may create the same folders at once
+    /// (two first uploads of one digest): a folder another task made in between is as good as
+    /// one made here, where monoio's create_dir_all would fail.
+    async fn create_missing_folders<'a>(&self, path: &'a Path) -> io::Result<Vec<&'a Path>> {
+        self.step("mkdir", path)?;
         let mut missing = Vec::new();
         for folder in path.ancestors() {
             if monoio::fs::metadata(folder).await.is_ok() {
@@ -230,13 +240,15 @@ impl Disk {
             }
             missing.push(folder);
         }
-        self.create_dir_all(path).await?;
-        for folder in missing {
-            if let Some(parent) = folder.parent() {
-                self.sync_directory(parent).await?;
+        missing.reverse();
+        for folder in &missing {
+            match monoio::fs::create_dir(folder).await {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists && folder.is_dir() => {}
+                Err(error) => return Err(error),
             }
         }
-        Ok(())
+        Ok(missing)
     }
 
     /// Cuts a file to `length` bytes (an upload resumed after an unacknowledged write, I6).
