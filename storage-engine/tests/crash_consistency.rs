@@ -33,6 +33,15 @@ use storage_engine::{
     BlobFile, Disk, FaultPlan, Resumable, SessionId, Store, StoreConfig, Upload, UploadError,
 };
 
+/// Repositories; tags by repository; manifest digests by repository; manifest bytes by
+/// repository and digest.
+type IndexFacts<'a> = (
+    &'a BTreeSet<String>,
+    &'a BTreeMap<String, BTreeMap<String, String>>,
+    BTreeMap<&'a String, BTreeSet<&'a String>>,
+    &'a BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+);
+
 /// Bytes per upload chunk: small, so that every scenario runs in milliseconds.
 const CHUNK_BYTES: usize = 2 * 1024;
 /// Bytes per layer blob.
@@ -416,14 +425,7 @@ impl Model {
     }
 
     /// Repositories, tags and manifests: what one `index.json` replacement changes at once.
-    fn index_facts(
-        &self,
-    ) -> (
-        &BTreeSet<String>,
-        &BTreeMap<String, BTreeMap<String, String>>,
-        BTreeMap<&String, BTreeSet<&String>>,
-        &BTreeMap<String, BTreeMap<String, Vec<u8>>>,
-    ) {
+    fn index_facts(&self) -> IndexFacts<'_> {
         let digests = self
             .manifests
             .iter()
