@@ -41,22 +41,21 @@ use proto::oci::media_type::is_nondistributable_layer;
 use proto::oci::{Algorithm, Digest, ParsedManifest, RepositoryName};
 use serde_json::Value;
 
+use crate::hasher::StreamHasher;
 use crate::index::{IndexError, REF_NAME_ANNOTATION, RepositoryIndex};
-use crate::upload_state::UploadState;
+use crate::layout::TEMPORARY_PREFIX;
+use crate::upload_state::{SLOT_BYTES, SLOT_COUNT, UploadState};
 
 /// Bytes read per call while hashing a blob: large enough that system calls do not dominate,
 /// small enough to keep the checker's memory flat whatever the blob size.
 const HASH_BUFFER_BYTES: usize = 256 * 1024;
 
-/// Size of one slot of a two-slot `.state` file (see [`read_upload_state`]).
-const UPLOAD_STATE_SLOT_BYTES: usize = 1024;
+/// Largest `.state` file read: its slots. Anything larger is not a state file.
+const UPLOAD_STATE_FILE_BYTES_MAX: u64 = (SLOT_COUNT * SLOT_BYTES) as u64;
 
-/// Largest `.state` file read: two slots. Anything larger is not a state file.
-const UPLOAD_STATE_FILE_BYTES_MAX: u64 = 2 * UPLOAD_STATE_SLOT_BYTES as u64;
-
-/// What a temporary file's name contains (design 4: `.tmp-<random>`, and the dedupe link
-/// `<encoded>.tmp-…` of 4.3). No digest or session identifier contains a dot.
-const TEMPORARY_MARKER: &str = ".tmp-";
+/// What a temporary file's name contains: the engine's `.tmp-<random>` (design 4). Matched
+/// anywhere in a name under `blobs/`, since no digest contains a dot.
+const TEMPORARY_MARKER: &str = TEMPORARY_PREFIX;
 
 /// The invariants of docs/design.md, section 3.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -569,10 +568,7 @@ impl Checker<'_> {
             self.buffer = vec![0; HASH_BUFFER_BYTES];
         }
         let length = metadata.len();
-        let hex = match algorithm {
-            Algorithm::Sha256 => hash_stream::<sha2::Sha256>(&mut file, length, &mut self.buffer)?,
-            Algorithm::Sha512 => hash_stream::<sha2::Sha512>(&mut file, length, &mut self.buffer)?,
-        };
+        let hex = hash_stream(algorithm, &mut file, length, &mut self.buffer)?;
         self.report.blobs_hashed += 1;
         if let Some(identity) = identity {
             self.hashed_files.insert((identity, algorithm), hex.clone());
@@ -857,13 +853,14 @@ fn read_bounded(path: &Path, bytes_max: u64) -> io::Result<Option<Vec<u8>>> {
 }
 
 /// Hashes exactly `length` bytes of `file` with `buffer`-sized reads; the hexadecimal digest.
-fn hash_stream<Hasher: sha2::Digest>(
+fn hash_stream(
+    algorithm: Algorithm,
     file: &mut File,
     length: u64,
     buffer: &mut [u8],
 ) -> io::Result<String> {
     assert!(!buffer.is_empty());
-    let mut hasher = Hasher::new();
+    let mut hasher = StreamHasher::new(algorithm);
     let mut remaining = length;
     // Each round reads at least one byte or returns, so at most `length` rounds.
     while remaining > 0 {
@@ -878,17 +875,7 @@ fn hash_stream<Hasher: sha2::Digest>(
         hasher.update(&buffer[..read]);
         remaining -= read as u64;
     }
-    Ok(hex(&hasher.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for &byte in bytes {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 0xf)]));
-    }
-    text
+    Ok(hasher.finish().as_digest().encoded().to_owned())
 }
 
 #[cfg(unix)]
@@ -934,26 +921,11 @@ fn drop_repeated_tags(document: &mut Value) -> Vec<(String, usize, usize)> {
     repeats
 }
 
-/// Reads a `.state` file in either form the engine may write: one bare record, or two
-/// fixed-size slots of [`UPLOAD_STATE_SLOT_BYTES`] (slot `i` at byte `i * 1024`, each one
-/// record followed by zero padding), where the valid slot with the larger offset wins.
+/// Reads a `.state` file: the newest valid record of its slots, or of a bare record.
 fn read_upload_state(bytes: &[u8]) -> Option<UploadState> {
-    if let Ok(state) = UploadState::decode(bytes) {
-        return Some(state);
-    }
-    bytes
-        .chunks(UPLOAD_STATE_SLOT_BYTES)
-        .take(2)
-        .filter_map(|slot| {
-            // The record's length from its header: the hasher state length is the u16 LE at
-            // bytes 25..27, and the record is 27 bytes, the hasher state, and a 4-byte checksum.
-            let length_field = slot.get(25..27)?;
-            let hasher_state_bytes =
-                usize::from(u16::from_le_bytes([length_field[0], length_field[1]]));
-            let record = slot.get(..27 + hasher_state_bytes + 4)?;
-            UploadState::decode(record).ok()
-        })
-        .max_by_key(|state| state.offset)
+    UploadState::decode_newest(bytes)
+        .ok()
+        .map(|(state, _)| state)
 }
 
 #[cfg(test)]

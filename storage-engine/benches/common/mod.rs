@@ -1,83 +1,32 @@
-//! Shared by the engine's benchmarks: monoio runtimes on each driver, self-deleting temporary
-//! roots, pseudo-random content, small valid OCI manifests, roots written straight to disk, and
-//! a running mean of our own timings for the ratios the benchmarks print.
+//! Shared by the engine's benchmarks: the tests' runtimes, temporary roots and content, small
+//! valid OCI manifests, roots written straight to disk, and a running mean of our own timings
+//! for the ratios the benchmarks print.
 
 #![allow(dead_code)]
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use proto::oci::Algorithm;
 use storage_engine::hasher::digest_of;
 use storage_engine::store::OCI_LAYOUT;
 
-/// io_uring submission queue entries, as the brief (and the tests) use.
-pub const URING_ENTRIES: u32 = 256;
+/// Runtimes, temporary folders and content come from the tests' shared module.
+#[path = "../../tests/common/mod.rs"]
+mod shared;
+#[allow(unused_imports)] // each bench uses its own subset
+pub use shared::{TempFolder, legacy_runtime, uring_runtime};
 
 /// Whether criterion runs in test mode (`cargo bench -- --test`): every benchmark once, for CI.
 pub fn test_mode() -> bool {
     std::env::args().any(|argument| argument == "--test")
 }
 
-pub fn uring_runtime() -> monoio::Runtime<monoio::IoUringDriver> {
-    monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-        .with_entries(URING_ENTRIES)
-        .build()
-        .expect("io_uring runtime (check memlock and kernel.io_uring_disabled)")
-}
-
-pub fn legacy_runtime() -> monoio::Runtime<monoio::LegacyDriver> {
-    monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-        .build()
-        .expect("legacy runtime")
-}
-
-/// A folder under the system's temporary folder, deleted with everything in it on drop.
-#[derive(Debug)]
-pub struct TempFolder {
-    path: PathBuf,
-}
-
-impl TempFolder {
-    pub fn new(label: &str) -> TempFolder {
-        let mut random = [0u8; 8];
-        getrandom::fill(&mut random).expect("random");
-        let suffix: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
-        let path = std::env::temp_dir().join(format!("zot-bench-{label}-{suffix}"));
-        std::fs::create_dir_all(&path).expect("create temporary folder");
-        TempFolder { path }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempFolder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
-/// Fills `output` with deterministic pseudo-random bytes (xorshift), so content neither
-/// compresses nor dedupes by accident.
-pub fn fill_pseudo_random(seed: u64, output: &mut [u8]) {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    for word in output.chunks_mut(8) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let bytes = state.to_le_bytes();
-        word.copy_from_slice(&bytes[..word.len()]);
-    }
-}
-
+/// Deterministic pseudo-random bytes, so content neither compresses nor dedupes by accident.
 pub fn pseudo_random(seed: u64, length: usize) -> Vec<u8> {
-    let mut bytes = vec![0u8; length];
-    fill_pseudo_random(seed, &mut bytes);
-    bytes
+    shared::bytes(seed, length)
 }
 
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";

@@ -500,11 +500,11 @@ fn upload_states_must_describe_a_prefix_of_their_data() {
 
 /// Two slots of 1024 bytes, each a record and zero padding.
 fn two_slots(first: Option<&UploadState>, second: Option<&UploadState>) -> Vec<u8> {
-    let mut bytes = vec![0u8; 2 * UPLOAD_STATE_SLOT_BYTES];
+    let mut bytes = vec![0u8; 2 * SLOT_BYTES];
     for (slot, state) in [first, second].into_iter().enumerate() {
         if let Some(state) = state {
             let record = state.encode();
-            let at = slot * UPLOAD_STATE_SLOT_BYTES;
+            let at = slot * SLOT_BYTES;
             bytes[at..at + record.len()].copy_from_slice(&record);
         }
     }
@@ -530,10 +530,10 @@ fn upload_state_reads_bare_records_and_two_slot_files() {
     );
     // A torn slot loses to the other one.
     let mut torn = two_slots(Some(&low), Some(&high));
-    torn[UPLOAD_STATE_SLOT_BYTES + 12] ^= 0xff;
+    torn[SLOT_BYTES + 12] ^= 0xff;
     assert_eq!(read_upload_state(&torn), Some(low.clone()));
     // The second slot cut short by a crash mid-write.
-    let short = &two_slots(Some(&low), Some(&high))[..UPLOAD_STATE_SLOT_BYTES + 30];
+    let short = &two_slots(Some(&low), Some(&high))[..SLOT_BYTES + 30];
     assert_eq!(read_upload_state(short), Some(low.clone()));
     assert_eq!(read_upload_state(&two_slots(None, None)), None);
     assert_eq!(read_upload_state(b""), None);

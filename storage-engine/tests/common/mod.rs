@@ -1,5 +1,6 @@
-//! Shared by the engine's integration tests: running a test on both monoio drivers, and
-//! self-deleting temporary roots.
+//! Shared by the engine's integration tests and benchmarks (which include this file): monoio
+//! runtimes on each driver, running a test on both, self-deleting temporary roots, and
+//! pseudo-random content.
 
 #![allow(dead_code)]
 
@@ -22,19 +23,28 @@ where
 {
     {
         let folder = TempFolder::new("uring");
-        let mut runtime = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-            .with_entries(256)
-            .build()
-            .expect("io_uring runtime (check memlock and kernel.io_uring_disabled)");
-        runtime.block_on(test(Driver::IoUring, folder.path().to_path_buf()));
+        uring_runtime().block_on(test(Driver::IoUring, folder.path().to_path_buf()));
     }
     {
         let folder = TempFolder::new("legacy");
-        let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .build()
-            .expect("legacy runtime");
-        runtime.block_on(test(Driver::Legacy, folder.path().to_path_buf()));
+        legacy_runtime().block_on(test(Driver::Legacy, folder.path().to_path_buf()));
     }
+}
+
+/// A runtime on io_uring; failing to build one fails the caller, because CI must cover both
+/// drivers.
+pub fn uring_runtime() -> monoio::Runtime<monoio::IoUringDriver> {
+    monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+        .with_entries(256)
+        .build()
+        .expect("io_uring runtime (check memlock and kernel.io_uring_disabled)")
+}
+
+/// A runtime on the legacy (epoll) driver.
+pub fn legacy_runtime() -> monoio::Runtime<monoio::LegacyDriver> {
+    monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .build()
+        .expect("legacy runtime")
 }
 
 /// A folder under the system's temporary folder, deleted with everything in it on drop.
