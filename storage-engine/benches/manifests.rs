@@ -16,7 +16,7 @@ use common::{TempFolder, image_manifest, pseudo_random, test_mode, uring_runtime
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use proto::oci::{Algorithm, Reference, RepositoryName, Tag};
 use storage_engine::hasher::digest_of;
-use storage_engine::{Disk, Resumable, Store, StoreConfig, Upload};
+use storage_engine::{Disk, Resumable, Store, StoreConfig};
 
 const REPOSITORY: &str = "bench/manifests";
 /// Tags in the repository while puts and gets run: a busy repository, not an empty one.
@@ -29,15 +29,10 @@ fn repository() -> RepositoryName<'static> {
 /// Pushes `content` as a blob of the benchmark's repository through an upload; returns its
 /// digest text.
 async fn push_blob(store: &Store, content: &[u8]) -> String {
-    let mut upload = Upload::create(
-        store.root(),
-        store.disk(),
-        repository(),
-        Algorithm::Sha256,
-        Resumable::No,
-    )
-    .await
-    .expect("create upload");
+    let mut upload = store
+        .start_upload(repository(), Algorithm::Sha256, Resumable::No)
+        .await
+        .expect("create upload");
     upload.append(content.to_vec()).await.expect("append");
     let digest = digest_of(Algorithm::Sha256, content);
     upload.commit(digest.as_digest()).await.expect("commit");

@@ -27,7 +27,7 @@ use proto::oci::{Algorithm, DigestBuf, RepositoryName};
 use storage_engine::hasher::StreamHasher;
 use storage_engine::layout::blobstore_blob;
 use storage_engine::limits::UPLOAD_WRITES_IN_FLIGHT_MAX;
-use storage_engine::{Disk, Resumable, Store, StoreConfig, Upload};
+use storage_engine::{Disk, Resumable, Store, StoreConfig};
 
 const CHUNK_BYTES: usize = 1 << 20;
 const CHUNK_COUNT: usize = 100;
@@ -114,15 +114,10 @@ impl<D: monoio::Driver> Bench<D> {
             let allocations = &mut self.allocations_timed;
             let took = self.runtime.block_on(async {
                 let start = Instant::now();
-                let mut upload = Upload::create(
-                    store.root(),
-                    store.disk(),
-                    repository(),
-                    Algorithm::Sha256,
-                    resumable,
-                )
-                .await
-                .expect("create upload");
+                let mut upload = store
+                    .start_upload(repository(), Algorithm::Sha256, resumable)
+                    .await
+                    .expect("create upload");
                 for chunk in &content.chunks {
                     if let Some(kept) = upload.take_spare_buffer() {
                         spare.push(kept);
@@ -183,15 +178,10 @@ impl<D: monoio::Driver> Bench<D> {
             let spare = &mut self.spare;
             let took = self.runtime.block_on(async {
                 let start = Instant::now();
-                let mut upload = Upload::create(
-                    store.root(),
-                    store.disk(),
-                    repository(),
-                    Algorithm::Sha256,
-                    Resumable::No,
-                )
-                .await
-                .expect("create upload");
+                let mut upload = store
+                    .start_upload(repository(), Algorithm::Sha256, Resumable::No)
+                    .await
+                    .expect("create upload");
                 for buffer in filled.drain(..) {
                     if let Some(returned) = upload.append(buffer).await.expect("append") {
                         spare.push(returned);

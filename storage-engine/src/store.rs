@@ -6,16 +6,17 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
 
-use proto::oci::{Digest, RepositoryName};
+use proto::oci::{Algorithm, Digest, RepositoryName};
 
 use crate::blob;
 use crate::disk::Disk;
-use crate::error::{BlobError, IoFailure, OpenError, RepositoryError};
+use crate::error::{BlobError, IoFailure, OpenError, RepositoryError, UploadError};
 use crate::index::RepositoryIndex;
+use crate::layout::SessionId;
 use crate::open::{clean_repository, expire_sessions, find_repositories, remove_temporary_files};
 use crate::repository::{Page, Repository, page};
 use crate::root::{Root, StoreConfig};
-use crate::upload::CommittedBlob;
+use crate::upload::{CommittedBlob, Resumable, Upload};
 
 /// The content of every `oci-layout` file (image spec, I10).
 pub const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -258,6 +259,26 @@ impl Store {
             digest: digest.into(),
             size,
         }))
+    }
+
+    /// Starts an upload session in repository `name` (which must exist), hashing with
+    /// `algorithm`: [`Upload::create`] on this store's root and disk.
+    pub async fn start_upload(
+        &self,
+        name: RepositoryName<'_>,
+        algorithm: Algorithm,
+        resumable: Resumable,
+    ) -> Result<Upload, UploadError> {
+        Upload::create(&self.root, &self.disk, name, algorithm, resumable).await
+    }
+
+    /// Continues an upload session: [`Upload::resume`] on this store's root and disk.
+    pub async fn resume_upload(
+        &self,
+        name: RepositoryName<'_>,
+        session: &SessionId,
+    ) -> Result<Upload, UploadError> {
+        Upload::resume(&self.root, &self.disk, name, session).await
     }
 
     /// Deletes upload sessions older than the configured age in every repository of this store.

@@ -8,7 +8,7 @@ use common::{bytes, on_both_drivers};
 use proto::oci::{Algorithm, DigestBuf, ErrorCode, Reference, RepositoryName, Tag};
 use storage_engine::hasher::digest_of;
 use storage_engine::invariants::{CheckOptions, check_root};
-use storage_engine::{BlobError, Disk, ManifestStoreError, Resumable, Store, StoreConfig, Upload};
+use storage_engine::{BlobError, Disk, ManifestStoreError, Resumable, Store, StoreConfig};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -31,15 +31,10 @@ async fn open(root: &Path) -> Store {
 
 async fn push_blob(store: &mut Store, repository: &str, content: &[u8]) -> DigestBuf {
     store.create_repository(name(repository)).await.unwrap();
-    let mut upload = Upload::create(
-        store.root(),
-        store.disk(),
-        name(repository),
-        Algorithm::Sha256,
-        Resumable::No,
-    )
-    .await
-    .unwrap();
+    let mut upload = store
+        .start_upload(name(repository), Algorithm::Sha256, Resumable::No)
+        .await
+        .unwrap();
     upload.append(content.to_vec()).await.unwrap();
     let digest = digest_of(Algorithm::Sha256, content);
     upload.commit(digest.as_digest()).await.unwrap();

@@ -18,7 +18,7 @@ use proto::oci::{Algorithm, Digest, Reference, RepositoryName, Tag};
 use serde_json::{Value, json};
 use storage_engine::hasher::digest_of;
 use storage_engine::invariants::{CheckOptions, check_root};
-use storage_engine::{BlobFile, Disk, Resumable, Store, StoreConfig, Upload};
+use storage_engine::{BlobFile, Disk, Resumable, Store, StoreConfig};
 
 /// The annotation an OCI layout's `index.json` names tags with.
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -246,15 +246,10 @@ fn name(text: &str) -> RepositoryName<'_> {
 
 async fn push_blob(store: &mut Store, repository: &str, content: &[u8]) {
     store.create_repository(name(repository)).await.unwrap();
-    let mut upload = Upload::create(
-        store.root(),
-        store.disk(),
-        name(repository),
-        Algorithm::Sha256,
-        Resumable::No,
-    )
-    .await
-    .unwrap();
+    let mut upload = store
+        .start_upload(name(repository), Algorithm::Sha256, Resumable::No)
+        .await
+        .unwrap();
     upload.append(content.to_vec()).await.unwrap();
     let digest = digest_of(Algorithm::Sha256, content);
     let committed = upload.commit(digest.as_digest()).await.unwrap();

@@ -11,7 +11,7 @@ use common::{bytes, on_both_drivers};
 use proto::oci::{Algorithm, Digest, RepositoryName};
 use storage_engine::hasher::digest_of;
 use storage_engine::{
-    BlobError, BlobFile, Disk, FaultPlan, Resumable, Store, StoreConfig, Upload, UploadError,
+    BlobError, BlobFile, Disk, FaultPlan, Resumable, Store, StoreConfig, UploadError,
 };
 
 fn name(text: &str) -> RepositoryName<'_> {
@@ -42,15 +42,10 @@ fn uploads_folder_is_empty(root: &Path, repository: &str) -> bool {
 
 async fn push(store: &mut Store, repository: &str, content: &[u8]) -> String {
     store.create_repository(name(repository)).await.unwrap();
-    let mut upload = Upload::create(
-        store.root(),
-        store.disk(),
-        name(repository),
-        Algorithm::Sha256,
-        Resumable::No,
-    )
-    .await
-    .unwrap();
+    let mut upload = store
+        .start_upload(name(repository), Algorithm::Sha256, Resumable::No)
+        .await
+        .unwrap();
     for piece in content.chunks(64 * 1024) {
         upload.append(piece.to_vec()).await.unwrap();
     }
@@ -148,15 +143,10 @@ fn a_chunk_at_the_wrong_offset_is_refused_and_changes_nothing() {
     on_both_drivers(|_, root| async move {
         let mut store = open(&root, false).await;
         store.create_repository(name("repo")).await.unwrap();
-        let mut upload = Upload::create(
-            store.root(),
-            store.disk(),
-            name("repo"),
-            Algorithm::Sha256,
-            Resumable::Yes,
-        )
-        .await
-        .unwrap();
+        let mut upload = store
+            .start_upload(name("repo"), Algorithm::Sha256, Resumable::Yes)
+            .await
+            .unwrap();
         upload.append_at(0, b"hello ".to_vec()).await.unwrap();
         assert_eq!(upload.acknowledge().await.unwrap(), 6);
         for offset in [0, 5, 7, 1000] {
@@ -183,15 +173,10 @@ fn a_wrong_digest_keeps_the_session_and_deletes_nothing() {
     on_both_drivers(|_, root| async move {
         let mut store = open(&root, false).await;
         let earlier = push(&mut store, "repo", b"committed before").await;
-        let mut upload = Upload::create(
-            store.root(),
-            store.disk(),
-            name("repo"),
-            Algorithm::Sha256,
-            Resumable::Yes,
-        )
-        .await
-        .unwrap();
+        let mut upload = store
+            .start_upload(name("repo"), Algorithm::Sha256, Resumable::Yes)
+            .await
+            .unwrap();
         upload.append(b"new bytes".to_vec()).await.unwrap();
         let wrong = digest_of(Algorithm::Sha256, b"committed before");
         let error = upload.commit(wrong.as_digest()).await.unwrap_err();
@@ -224,15 +209,10 @@ fn sha512_uploads_and_a_final_digest_of_another_algorithm() {
             (Algorithm::Sha256, Algorithm::Sha512),
             (Algorithm::Sha512, Algorithm::Sha256),
         ] {
-            let mut upload = Upload::create(
-                store.root(),
-                store.disk(),
-                name("repo"),
-                session_algorithm,
-                Resumable::Yes,
-            )
-            .await
-            .unwrap();
+            let mut upload = store
+                .start_upload(name("repo"), session_algorithm, Resumable::Yes)
+                .await
+                .unwrap();
             for piece in content.chunks(1 << 20) {
                 upload.append(piece.to_vec()).await.unwrap();
             }
@@ -255,15 +235,10 @@ fn an_acknowledged_upload_continues_after_a_restart() {
         {
             let mut store = open(&root, false).await;
             store.create_repository(name("a/b")).await.unwrap();
-            let mut upload = Upload::create(
-                store.root(),
-                store.disk(),
-                name("a/b"),
-                Algorithm::Sha256,
-                Resumable::Yes,
-            )
-            .await
-            .unwrap();
+            let mut upload = store
+                .start_upload(name("a/b"), Algorithm::Sha256, Resumable::Yes)
+                .await
+                .unwrap();
             upload.append(content[..1_000_000].to_vec()).await.unwrap();
             assert_eq!(upload.acknowledge().await.unwrap(), 1_000_000);
             upload
@@ -285,9 +260,7 @@ fn an_acknowledged_upload_continues_after_a_restart() {
             drop(upload);
         }
         let store = open(&root, false).await;
-        let mut upload = Upload::resume(store.root(), store.disk(), name("a/b"), &session)
-            .await
-            .unwrap();
+        let mut upload = store.resume_upload(name("a/b"), &session).await.unwrap();
         assert_eq!(upload.size(), 2_000_000);
         let error = upload.append_at(2_500_000, vec![1]).await.unwrap_err();
         assert!(matches!(
@@ -309,7 +282,8 @@ fn an_acknowledged_upload_continues_after_a_restart() {
         );
         assert!(uploads_folder_is_empty(&root, "a/b"));
         // Committed sessions are gone.
-        let error = Upload::resume(store.root(), store.disk(), name("a/b"), &session)
+        let error = store
+            .resume_upload(name("a/b"), &session)
             .await
             .unwrap_err();
         assert!(matches!(error, UploadError::SessionUnknown), "{error:?}");
@@ -321,21 +295,17 @@ fn a_cancelled_upload_leaves_nothing() {
     on_both_drivers(|_, root| async move {
         let mut store = open(&root, false).await;
         store.create_repository(name("repo")).await.unwrap();
-        let mut upload = Upload::create(
-            store.root(),
-            store.disk(),
-            name("repo"),
-            Algorithm::Sha256,
-            Resumable::Yes,
-        )
-        .await
-        .unwrap();
+        let mut upload = store
+            .start_upload(name("repo"), Algorithm::Sha256, Resumable::Yes)
+            .await
+            .unwrap();
         upload.append(bytes(2, 100_000)).await.unwrap();
         upload.acknowledge().await.unwrap();
         let session = upload.session().clone();
         upload.cancel().await.unwrap();
         assert!(uploads_folder_is_empty(&root, "repo"));
-        let error = Upload::resume(store.root(), store.disk(), name("repo"), &session)
+        let error = store
+            .resume_upload(name("repo"), &session)
             .await
             .unwrap_err();
         assert!(matches!(error, UploadError::SessionUnknown));
@@ -346,15 +316,10 @@ fn a_cancelled_upload_leaves_nothing() {
 fn uploads_need_an_existing_repository() {
     on_both_drivers(|_, root| async move {
         let store = open(&root, false).await;
-        let error = Upload::create(
-            store.root(),
-            store.disk(),
-            name("missing"),
-            Algorithm::Sha256,
-            Resumable::Yes,
-        )
-        .await
-        .unwrap_err();
+        let error = store
+            .start_upload(name("missing"), Algorithm::Sha256, Resumable::Yes)
+            .await
+            .unwrap_err();
         assert!(matches!(error, UploadError::RepositoryUnknown), "{error:?}");
     });
 }
@@ -373,15 +338,10 @@ fn the_same_digest_uploaded_at_once_leaves_one_intact_blob() {
             let mut uploads = Vec::new();
             for repository in ["one", "one", "two", "two"] {
                 uploads.push(
-                    Upload::create(
-                        store.root(),
-                        store.disk(),
-                        name(repository),
-                        Algorithm::Sha256,
-                        Resumable::Yes,
-                    )
-                    .await
-                    .unwrap(),
+                    store
+                        .start_upload(name(repository), Algorithm::Sha256, Resumable::Yes)
+                        .await
+                        .unwrap(),
                 );
             }
             for piece in content.chunks(512 * 1024) {

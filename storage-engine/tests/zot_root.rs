@@ -13,7 +13,7 @@ use storage_engine::invariants::{CheckOptions, check_root};
 use storage_engine::upload_state::UploadState;
 use storage_engine::zot_fixture::ZotFixture;
 use storage_engine::{
-    BlobFile, Disk, OpenError, Resumable, SessionId, Store, StoreConfig, Upload, UploadError,
+    BlobFile, Disk, OpenError, Resumable, SessionId, Store, StoreConfig, UploadError,
 };
 
 fn name(text: &str) -> RepositoryName<'_> {
@@ -94,15 +94,10 @@ fn a_zot_root_opens_and_serves_as_it_is() {
         assert!(root.join("cache.db").is_file());
         assert!(root.join("_trivy").is_dir());
         // Writing into a zot root keeps it a valid layout.
-        let mut upload = Upload::create(
-            store.root(),
-            store.disk(),
-            name("a/b"),
-            Algorithm::Sha256,
-            Resumable::Yes,
-        )
-        .await
-        .unwrap();
+        let mut upload = store
+            .start_upload(name("a/b"), Algorithm::Sha256, Resumable::Yes)
+            .await
+            .unwrap();
         upload
             .append(b"new layer from the engine".to_vec())
             .await
@@ -119,15 +114,10 @@ fn open_clears_temporary_files_and_orphaned_or_damaged_sessions() {
     on_both_drivers(|_, root| async move {
         let mut store = open(&root).await;
         store.create_repository(name("repo")).await.unwrap();
-        let mut kept = Upload::create(
-            store.root(),
-            store.disk(),
-            name("repo"),
-            Algorithm::Sha256,
-            Resumable::Yes,
-        )
-        .await
-        .unwrap();
+        let mut kept = store
+            .start_upload(name("repo"), Algorithm::Sha256, Resumable::Yes)
+            .await
+            .unwrap();
         kept.append(b"kept".to_vec()).await.unwrap();
         kept.acknowledge().await.unwrap();
         let kept_session = kept.session().clone();
@@ -157,7 +147,8 @@ fn open_clears_temporary_files_and_orphaned_or_damaged_sessions() {
         expected.sort();
         assert_eq!(left, expected);
         assert!(!root.join("repo/.tmp-0123").exists());
-        let resumed = Upload::resume(store.root(), store.disk(), name("repo"), &kept_session)
+        let resumed = store
+            .resume_upload(name("repo"), &kept_session)
             .await
             .unwrap();
         assert_eq!(resumed.size(), 4);
@@ -169,15 +160,10 @@ fn sessions_older_than_the_configured_age_expire() {
     on_both_drivers(|_, root| async move {
         let mut store = open(&root).await;
         store.create_repository(name("repo")).await.unwrap();
-        let mut upload = Upload::create(
-            store.root(),
-            store.disk(),
-            name("repo"),
-            Algorithm::Sha256,
-            Resumable::Yes,
-        )
-        .await
-        .unwrap();
+        let mut upload = store
+            .start_upload(name("repo"), Algorithm::Sha256, Resumable::Yes)
+            .await
+            .unwrap();
         upload.acknowledge().await.unwrap();
         let session = upload.session().clone();
         drop(upload);
@@ -196,7 +182,8 @@ fn sessions_older_than_the_configured_age_expire() {
         let mut config = StoreConfig::new(&root);
         config.upload_session_age_max = Duration::from_secs(60);
         let store = Store::open(config, Disk::new()).await.unwrap();
-        let error = Upload::resume(store.root(), store.disk(), name("repo"), &session)
+        let error = store
+            .resume_upload(name("repo"), &session)
             .await
             .unwrap_err();
         assert!(matches!(error, UploadError::SessionUnknown), "{error:?}");
