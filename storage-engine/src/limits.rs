@@ -24,3 +24,8 @@ pub const COPY_BUFFER_BYTES: usize = 1 << 20;
 /// Entries of a root's folders the open walk reads, in all; a root with more is refused rather
 /// than walked without end.
 pub const ROOT_WALK_ENTRIES_MAX: usize = 10_000_000;
+
+/// Threads that read a root's folders and indexes at open. With a cold cache each read waits for
+/// the device; this many in flight let it serve them together, and it is few enough to matter
+/// little on a warm one.
+pub const ROOT_OPEN_THREADS_MAX: usize = 16;

@@ -2,8 +2,10 @@
 //! crash or an abandoned client left in them (temporary files, orphaned or damaged upload
 //! state, expired sessions).
 
+use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use proto::limits::REPOSITORY_NAME_COMPONENTS_MAX;
@@ -12,7 +14,7 @@ use proto::oci::RepositoryName;
 use crate::disk::Disk;
 use crate::error::IoFailure;
 use crate::layout::{RepositoryPaths, SessionId, TEMPORARY_PREFIX};
-use crate::limits::ROOT_WALK_ENTRIES_MAX;
+use crate::limits::{ROOT_OPEN_THREADS_MAX, ROOT_WALK_ENTRIES_MAX};
 use crate::root::Root;
 use crate::upload::unix_now;
 use crate::upload_state::UploadState;
@@ -26,6 +28,28 @@ pub(crate) struct FoundRepository {
     pub is_repository: bool,
     /// Temporary files in its folder, deleted before it is served.
     pub temporary_files: Vec<PathBuf>,
+    /// The bytes of its `index.json`, `None` when there is none (an empty index). Read only for
+    /// repositories the caller owns.
+    pub index: Option<Vec<u8>>,
+    /// The names in its `.uploads/`, for the cleanup at open. Read only for owned repositories.
+    pub uploads: HashSet<String>,
+}
+
+/// One folder to read, and where it sits in the tree.
+#[derive(Debug)]
+struct Visit {
+    folder: PathBuf,
+    /// The repository name the folder would have; empty for the root.
+    name: String,
+    depth: usize,
+}
+
+/// What reading one folder found.
+#[derive(Debug)]
+struct Visited {
+    found: Option<FoundRepository>,
+    children: Vec<Visit>,
+    entries: usize,
 }
 
 /// Walks the root for repositories: folders with an `oci-layout` whose path is a valid name.
@@ -34,23 +58,27 @@ pub(crate) struct FoundRepository {
 /// grammar and in total by `ROOT_WALK_ENTRIES_MAX`. Folders that are not repositories but hold
 /// temporary files are returned too, so that open deletes those files (section 4: nothing
 /// acknowledged depends on one).
-pub(crate) fn find_repositories(root: &Path) -> Result<Vec<FoundRepository>, IoFailure> {
+///
+/// For each repository `owns` accepts, the same pass reads `index.json` and lists `.uploads/`.
+/// Each level of the tree is read by up to `ROOT_OPEN_THREADS_MAX` threads: with a cold cache,
+/// opening is a chain of small reads that each wait for the device, and only reads in flight
+/// together overlap (monoio's legacy driver runs file operations inline, so tasks would not).
+pub(crate) fn find_repositories(
+    root: &Path,
+    owns: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<Vec<FoundRepository>, IoFailure> {
     let mut found = Vec::new();
     let mut entries_seen = 0usize;
-    // (folder, name relative to the root, depth in components)
-    let mut pending: Vec<(PathBuf, String, usize)> = vec![(root.to_path_buf(), String::new(), 0)];
-    while let Some((folder, name, depth)) = pending.pop() {
-        let reader = match std::fs::read_dir(&folder) {
-            Ok(reader) => reader,
-            // A folder that vanished or that we may not read holds nothing we can serve.
-            Err(error) if depth > 0 && error.kind() != io::ErrorKind::OutOfMemory => continue,
-            Err(error) => return Err(IoFailure::new("read folder", folder, error)),
-        };
-        let mut is_repository = false;
-        let mut temporary_files = Vec::new();
-        let mut children = Vec::new();
-        for entry in reader {
-            entries_seen += 1;
+    let mut level = vec![Visit {
+        folder: root.to_path_buf(),
+        name: String::new(),
+        depth: 0,
+    }];
+    // One pass per level, and names are at most REPOSITORY_NAME_COMPONENTS_MAX deep.
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for visited in visit_level(&level, owns)? {
+            entries_seen += visited.entries;
             if entries_seen > ROOT_WALK_ENTRIES_MAX {
                 return Err(IoFailure::new(
                     "walk root",
@@ -58,53 +86,169 @@ pub(crate) fn find_repositories(root: &Path) -> Result<Vec<FoundRepository>, IoF
                     io::Error::other("more entries than ROOT_WALK_ENTRIES_MAX"),
                 ));
             }
-            let entry = entry.map_err(|error| IoFailure::new("read folder", &folder, error))?;
-            let file_name = entry.file_name();
-            let Some(file_name) = file_name.to_str() else {
-                continue;
-            };
-            let file_type = entry
-                .file_type()
-                .map_err(|error| IoFailure::new("stat", entry.path(), error))?;
-            if file_type.is_file() {
-                if depth > 0 && file_name == "oci-layout" {
-                    is_repository = true;
-                } else if depth > 0 && file_name.starts_with(TEMPORARY_PREFIX) {
-                    temporary_files.push(entry.path());
-                }
-                continue;
-            }
-            if !file_type.is_dir() || file_name.starts_with(['_', '.']) {
-                continue;
-            }
-            children.push(file_name.to_owned());
+            next.extend(visited.children);
+            found.extend(visited.found);
         }
-        let child_depth = depth + 1;
-        for child in children {
-            if is_repository && child == "blobs" {
-                continue;
+        level = next;
+    }
+    found.sort_by(|left, right| left.name.cmp(&right.name));
+    Ok(found)
+}
+
+/// Reads every folder of one level, on up to `ROOT_OPEN_THREADS_MAX` threads that take the
+/// next folder as they finish one. Results come back in the level's order.
+fn visit_level(
+    level: &[Visit],
+    owns: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<Vec<Visited>, IoFailure> {
+    let threads = level.len().min(ROOT_OPEN_THREADS_MAX);
+    if threads <= 1 {
+        return level
+            .iter()
+            .map(|visit| visit_folder(visit, owns))
+            .collect();
+    }
+    let next_index = AtomicUsize::new(0);
+    let mut results: Vec<(usize, Result<Visited, IoFailure>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    // Each pass takes a folder no other thread took; at most `level.len()`.
+                    loop {
+                        let index = next_index.fetch_add(1, Ordering::Relaxed);
+                        let Some(visit) = level.get(index) else {
+                            break done;
+                        };
+                        done.push((index, visit_folder(visit, owns)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("a walk thread panicked"))
+            .collect()
+    });
+    assert_eq!(results.len(), level.len(), "every folder visited once");
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
+/// Reads one folder: its entries, and for an owned repository its `index.json` and `.uploads/`.
+fn visit_folder(visit: &Visit, owns: &(dyn Fn(&str) -> bool + Sync)) -> Result<Visited, IoFailure> {
+    let Visit {
+        folder,
+        name,
+        depth,
+    } = visit;
+    let nothing = Visited {
+        found: None,
+        children: Vec::new(),
+        entries: 0,
+    };
+    let reader = match std::fs::read_dir(folder) {
+        Ok(reader) => reader,
+        // A folder that vanished or that we may not read holds nothing we can serve.
+        Err(_) if *depth > 0 => return Ok(nothing),
+        Err(error) => return Err(IoFailure::new("read folder", folder, error)),
+    };
+    let mut entries = 0;
+    let mut is_repository = false;
+    let mut temporary_files = Vec::new();
+    let mut children = Vec::new();
+    for entry in reader {
+        entries += 1;
+        if entries > ROOT_WALK_ENTRIES_MAX {
+            break;
+        }
+        let entry = entry.map_err(|error| IoFailure::new("read folder", folder, error))?;
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let file_type = entry
+            .file_type()
+            .map_err(|error| IoFailure::new("stat", entry.path(), error))?;
+        if file_type.is_file() {
+            if *depth > 0 && file_name == "oci-layout" {
+                is_repository = true;
+            } else if *depth > 0 && file_name.starts_with(TEMPORARY_PREFIX) {
+                temporary_files.push(entry.path());
             }
+            continue;
+        }
+        if !file_type.is_dir() || file_name.starts_with(['_', '.']) {
+            continue;
+        }
+        children.push(file_name.to_owned());
+    }
+    let child_depth = depth + 1;
+    let children = children
+        .into_iter()
+        .filter(|child| !(is_repository && child == "blobs"))
+        .filter_map(|child| {
             let child_name = if name.is_empty() {
                 child.clone()
             } else {
                 format!("{name}/{child}")
             };
-            if child_depth <= REPOSITORY_NAME_COMPONENTS_MAX
-                && RepositoryName::parse(&child_name).is_ok()
-            {
-                pending.push((folder.join(&child), child_name, child_depth));
-            }
-        }
-        if is_repository || !temporary_files.is_empty() {
-            found.push(FoundRepository {
-                name,
-                is_repository,
-                temporary_files,
-            });
+            let valid = child_depth <= REPOSITORY_NAME_COMPONENTS_MAX
+                && RepositoryName::parse(&child_name).is_ok();
+            valid.then(|| Visit {
+                folder: folder.join(&child),
+                name: child_name,
+                depth: child_depth,
+            })
+        })
+        .collect();
+    let mut found = None;
+    if is_repository || !temporary_files.is_empty() {
+        let owned = is_repository && owns(name);
+        let (index, uploads) = if owned {
+            (read_index(folder)?, list_uploads(&folder.join(".uploads"))?)
+        } else {
+            (None, HashSet::new())
+        };
+        found = Some(FoundRepository {
+            name: name.clone(),
+            is_repository,
+            temporary_files,
+            index,
+            uploads,
+        });
+    }
+    Ok(Visited {
+        found,
+        children,
+        entries,
+    })
+}
+
+fn read_index(folder: &Path) -> Result<Option<Vec<u8>>, IoFailure> {
+    let path = folder.join("index.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(IoFailure::new("read index", path, error)),
+    }
+}
+
+/// The names in an `.uploads/` folder; none when it is missing.
+pub(crate) fn list_uploads(folder: &Path) -> Result<HashSet<String>, IoFailure> {
+    let reader = match std::fs::read_dir(folder) {
+        Ok(reader) => reader,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(error) => return Err(IoFailure::new("read folder", folder, error)),
+    };
+    let mut names = HashSet::new();
+    for entry in reader.take(ROOT_WALK_ENTRIES_MAX) {
+        let entry = entry.map_err(|error| IoFailure::new("read folder", folder, error))?;
+        if let Some(name) = entry.file_name().to_str() {
+            names.insert(name.to_owned());
         }
     }
-    found.sort_by(|left, right| left.name.cmp(&right.name));
-    Ok(found)
+    Ok(names)
 }
 
 /// Deletes what no acknowledged operation depends on (4.6 steps 2 and 3): temporary files,
@@ -114,10 +258,10 @@ pub(crate) async fn clean_repository(
     root: &Root,
     disk: &Disk,
     paths: &RepositoryPaths,
-    temporary_files: &[PathBuf],
+    found: &FoundRepository,
 ) -> Result<usize, IoFailure> {
-    remove_temporary_files(disk, temporary_files).await?;
-    expire_sessions(root, disk, paths, true).await
+    remove_temporary_files(disk, &found.temporary_files).await?;
+    expire_sessions(root, disk, paths, &found.uploads, true).await
 }
 
 /// Deletes temporary files a crash left (section 4): in a repository's folder, or in the folder
@@ -132,31 +276,20 @@ pub(crate) async fn remove_temporary_files(
     Ok(())
 }
 
-/// Deletes expired sessions of a repository (and, when `at_open`, everything else open clears in
-/// `.uploads`). Returns how many sessions went.
+/// Deletes expired sessions of a repository whose `.uploads/` holds `names` (and, when
+/// `at_open`, everything else open clears there). Returns how many sessions went.
 pub(crate) async fn expire_sessions(
     root: &Root,
     disk: &Disk,
     paths: &RepositoryPaths,
+    names: &HashSet<String>,
     at_open: bool,
 ) -> Result<usize, IoFailure> {
     let folder = paths.uploads();
-    let reader = match std::fs::read_dir(&folder) {
-        Ok(reader) => reader,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(error) => return Err(IoFailure::new("read folder", folder, error)),
-    };
     let age_max = root.config().upload_session_age_max;
     let now = unix_now();
     let mut removed = 0;
-    let mut names = std::collections::HashSet::new();
-    for entry in reader.take(ROOT_WALK_ENTRIES_MAX) {
-        let entry = entry.map_err(|error| IoFailure::new("read folder", &folder, error))?;
-        if let Some(name) = entry.file_name().to_str() {
-            names.insert(name.to_owned());
-        }
-    }
-    for name in &names {
+    for name in names {
         let path = folder.join(name);
         if name.starts_with(TEMPORARY_PREFIX) {
             if at_open {

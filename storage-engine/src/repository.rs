@@ -225,14 +225,9 @@ impl Repository {
         paths: RepositoryPaths,
     ) -> Result<Repository, OpenError> {
         let index_path = paths.index();
-        let index = match disk.read(&index_path).await {
-            Ok(bytes) => {
-                RepositoryIndex::parse(&bytes).map_err(|error| OpenError::IndexDamaged {
-                    repository: name.to_owned(),
-                    detail: error.to_string(),
-                })?
-            }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => RepositoryIndex::empty(),
+        let bytes = match disk.read(&index_path).await {
+            Ok(bytes) => Some(bytes),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
             Err(error) => {
                 return Err(OpenError::Io(IoFailure::new(
                     "read index",
@@ -240,6 +235,24 @@ impl Repository {
                     error,
                 )));
             }
+        };
+        Repository::from_index(name, paths, bytes.as_deref())
+    }
+
+    /// Builds a repository from the bytes of its `index.json`, `None` when it has none.
+    pub(crate) fn from_index(
+        name: &str,
+        paths: RepositoryPaths,
+        index: Option<&[u8]>,
+    ) -> Result<Repository, OpenError> {
+        let index = match index {
+            Some(bytes) => {
+                RepositoryIndex::parse(bytes).map_err(|error| OpenError::IndexDamaged {
+                    repository: name.to_owned(),
+                    detail: error.to_string(),
+                })?
+            }
+            None => RepositoryIndex::empty(),
         };
         let mut repository = Repository {
             name: name.to_owned(),

@@ -13,7 +13,9 @@ use crate::disk::Disk;
 use crate::error::{BlobError, IoFailure, OpenError, RepositoryError, UploadError};
 use crate::index::RepositoryIndex;
 use crate::layout::SessionId;
-use crate::open::{clean_repository, expire_sessions, find_repositories, remove_temporary_files};
+use crate::open::{
+    clean_repository, expire_sessions, find_repositories, list_uploads, remove_temporary_files,
+};
 use crate::repository::{Page, Repository, page};
 use crate::root::{Root, StoreConfig};
 use crate::upload::{CommittedBlob, Resumable, Upload};
@@ -43,13 +45,13 @@ impl Store {
     pub async fn open_owned(
         config: StoreConfig,
         disk: Disk,
-        owns: &dyn Fn(&str) -> bool,
+        owns: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<Store, OpenError> {
         let root = Arc::new(Root::new(config));
         disk.create_dir_all(root.directory())
             .await
             .map_err(|error| OpenError::Root(IoFailure::new("create", root.directory(), error)))?;
-        let found = find_repositories(root.directory()).map_err(OpenError::Root)?;
+        let found = find_repositories(root.directory(), owns).map_err(OpenError::Root)?;
         let mut repositories = BTreeMap::new();
         let mut damaged = Vec::new();
         for repository in found.into_iter().filter(|found| owns(&found.name)) {
@@ -63,10 +65,10 @@ impl Store {
             }
             let name = RepositoryName::parse(&repository.name).expect("the walk validated it");
             let paths = root.repository(name);
-            clean_repository(&root, &disk, &paths, &repository.temporary_files)
+            clean_repository(&root, &disk, &paths, &repository)
                 .await
                 .map_err(OpenError::Io)?;
-            match Repository::load(&disk, &repository.name, paths).await {
+            match Repository::from_index(&repository.name, paths, repository.index.as_deref()) {
                 Ok(loaded) => {
                     repositories.insert(repository.name, loaded);
                 }
@@ -286,7 +288,9 @@ impl Store {
     pub async fn expire_uploads(&self) -> Result<usize, IoFailure> {
         let mut removed = 0;
         for repository in self.repositories.values() {
-            removed += expire_sessions(&self.root, &self.disk, repository.paths(), false).await?;
+            let names = list_uploads(&repository.paths().uploads())?;
+            removed +=
+                expire_sessions(&self.root, &self.disk, repository.paths(), &names, false).await?;
         }
         Ok(removed)
     }
