@@ -1,0 +1,137 @@
+//! Responses: status, header fields and a body that is nothing, bytes, or a range of a blob file
+//! sent with `sendfile(2)`; and writing them with `proto`'s head writer.
+
+use std::io;
+
+use monoio::io::AsyncWriteRentExt;
+use monoio::net::TcpStream;
+use proto::http1::date::{DateCache, now_unix_seconds};
+use proto::http1::response::HeadWriter;
+use storage_engine::BlobFile;
+
+use crate::http::sendfile::send_file;
+use crate::limits::{RESPONSE_COALESCE_BYTES_MAX, RESPONSE_HEAD_BYTES_MAX};
+
+/// What follows the head.
+#[derive(Debug)]
+pub enum ResponseBody {
+    Empty,
+    Bytes(Vec<u8>),
+    /// `length` bytes of `file` from `offset`, sent without copying through user space.
+    File {
+        file: BlobFile,
+        offset: u64,
+        length: u64,
+    },
+    /// The answer to HEAD: the length a GET would send, and no body.
+    HeadOnly {
+        length: u64,
+    },
+}
+
+/// One response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    headers: Vec<(&'static str, Vec<u8>)>,
+    pub body: ResponseBody,
+    /// Close the connection after this response.
+    pub close: bool,
+}
+
+impl Response {
+    pub fn new(status: u16) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: ResponseBody::Empty,
+            close: false,
+        }
+    }
+
+    /// Adds a field. Values come from the server, never unchecked from a client.
+    pub fn header(mut self, name: &'static str, value: impl Into<Vec<u8>>) -> Response {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn body(mut self, body: ResponseBody) -> Response {
+        self.body = body;
+        self
+    }
+
+    pub fn closing(mut self) -> Response {
+        self.close = true;
+        self
+    }
+
+    pub fn headers(&self) -> &[(&'static str, Vec<u8>)] {
+        &self.headers
+    }
+
+    fn content_length(&self) -> Option<u64> {
+        // 1xx, 204 and 304 carry no body and no length (RFC 9110 8.6).
+        if self.status < 200 || self.status == 204 || self.status == 304 {
+            return None;
+        }
+        Some(match &self.body {
+            ResponseBody::Empty => 0,
+            ResponseBody::Bytes(bytes) => bytes.len() as u64,
+            ResponseBody::File { length, .. } | ResponseBody::HeadOnly { length } => *length,
+        })
+    }
+}
+
+/// Writes `response`; `keep_alive` false adds `Connection: close`.
+pub(crate) async fn write_response(
+    stream: &mut TcpStream,
+    date: &mut DateCache,
+    response: Response,
+    keep_alive: bool,
+) -> io::Result<()> {
+    let mut head = vec![0u8; RESPONSE_HEAD_BYTES_MAX];
+    let length = {
+        let mut writer = HeadWriter::new(&mut head, response.status);
+        writer.date(date.get(now_unix_seconds()));
+        for (name, value) in &response.headers {
+            writer.header(name, value);
+        }
+        if let Some(length) = response.content_length() {
+            writer.content_length(length);
+        }
+        if !keep_alive {
+            writer.connection_close();
+        }
+        writer
+            .finish()
+            .map_err(|_| io::Error::other("response head larger than RESPONSE_HEAD_BYTES_MAX"))?
+    };
+    head.truncate(length);
+    match response.body {
+        ResponseBody::Empty | ResponseBody::HeadOnly { .. } => write_all(stream, head).await,
+        ResponseBody::Bytes(bytes) if bytes.len() <= RESPONSE_COALESCE_BYTES_MAX => {
+            // One write for head and a small body: one system call, one packet.
+            head.extend_from_slice(&bytes);
+            write_all(stream, head).await
+        }
+        ResponseBody::Bytes(bytes) => {
+            write_all(stream, head).await?;
+            write_all(stream, bytes).await
+        }
+        ResponseBody::File {
+            file,
+            offset,
+            length,
+        } => {
+            write_all(stream, head).await?;
+            let result = send_file(stream, &file, offset, length).await;
+            file.close().await;
+            result
+        }
+    }
+}
+
+async fn write_all(stream: &mut TcpStream, bytes: Vec<u8>) -> io::Result<()> {
+    let (result, _) = stream.write_all(bytes).await;
+    result.map(drop)
+}

@@ -1,0 +1,106 @@
+//! Sending a range of a file to a socket: `sendfile(2)` on Linux, so blob bytes go from the page
+//! cache to the socket without a copy through user space; a buffered copy elsewhere.
+
+use std::io;
+
+use monoio::net::TcpStream;
+use storage_engine::BlobFile;
+
+#[cfg(target_os = "linux")]
+pub(crate) async fn send_file(
+    stream: &mut TcpStream,
+    file: &BlobFile,
+    offset: u64,
+    length: u64,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+
+    use crate::limits::SENDFILE_CALL_BYTES_MAX;
+
+    let socket = stream.as_raw_fd();
+    set_nonblocking(socket)?;
+    let end = offset
+        .checked_add(length)
+        .ok_or_else(|| io::Error::other("range past u64"))?;
+    let mut position = i64::try_from(offset).map_err(io::Error::other)?;
+    // Each pass sends at least one byte, waits for the socket, or fails.
+    while (position as u64) < end {
+        let count = usize::try_from(end - position as u64)
+            .unwrap_or(usize::MAX)
+            .min(SENDFILE_CALL_BYTES_MAX);
+        // SAFETY: both descriptors are open for the call (the stream and the file are borrowed),
+        // and `position` is an exclusive, valid off_t that sendfile advances.
+        let sent = unsafe { libc::sendfile(socket, file.file().as_raw_fd(), &mut position, count) };
+        if sent > 0 {
+            continue;
+        }
+        if sent == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the blob file ended before its range",
+            ));
+        }
+        let error = io::Error::last_os_error();
+        match error.kind() {
+            io::ErrorKind::WouldBlock => stream.writable(false).await?,
+            io::ErrorKind::Interrupted => {}
+            _ => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// `sendfile` on a blocking socket would block the whole core when the peer is slow; monoio's
+/// io_uring driver leaves accepted sockets blocking, and its operations work either way.
+#[cfg(target_os = "linux")]
+fn set_nonblocking(socket: std::os::fd::RawFd) -> io::Result<()> {
+    // SAFETY: F_GETFL and F_SETFL on a descriptor the caller keeps open; no memory is passed.
+    let flags = unsafe { libc::fcntl(socket, libc::F_GETFL) };
+    if flags == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    if flags & libc::O_NONBLOCK == 0 {
+        // SAFETY: as above.
+        let result = unsafe { libc::fcntl(socket, libc::F_SETFL, flags | libc::O_NONBLOCK) };
+        if result == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Elsewhere: read the range in pieces and write them (the buffered path TLS will use too).
+#[cfg(not(target_os = "linux"))]
+pub(crate) async fn send_file(
+    stream: &mut TcpStream,
+    file: &BlobFile,
+    offset: u64,
+    length: u64,
+) -> io::Result<()> {
+    use monoio::io::AsyncWriteRentExt;
+
+    use crate::limits::CONNECTION_READ_BYTES;
+
+    let end = offset + length;
+    let mut position = offset;
+    let mut buffer = Vec::with_capacity(CONNECTION_READ_BYTES);
+    while position < end {
+        buffer.clear();
+        let (read, returned) = file.read_at(buffer, position).await;
+        buffer = returned;
+        let count = read?;
+        if count == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the blob file ended before its range",
+            ));
+        }
+        let count = count.min(usize::try_from(end - position).unwrap_or(usize::MAX));
+        buffer.truncate(count);
+        let (written, returned) = stream.write_all(buffer).await;
+        buffer = returned;
+        written?;
+        position += count as u64;
+    }
+    Ok(())
+}

@@ -1,0 +1,28 @@
+//! Every bound the server enforces, named once. The wire limits come from `proto::limits` and are
+//! re-exported here, so a reviewer finds all of them through this one module.
+
+use std::time::Duration;
+
+pub use proto::limits::*;
+
+/// Bytes a connection reads from its socket at a time, and the read buffer it starts with.
+pub const CONNECTION_READ_BYTES: usize = 64 * 1024;
+
+/// Requests one connection may carry before the server closes it; keeps every loop bounded
+/// without a client noticing (clients reconnect).
+pub const CONNECTION_REQUESTS_MAX: u64 = 1 << 32;
+
+/// How long a connection may send nothing, between requests or in the middle of one, before it
+/// is closed. Idle time, not total time: a slow 10 GiB push is never cut off while bytes come.
+pub const CONNECTION_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Body bytes the server reads and drops when a service answered without reading the whole body
+/// (an error before an upload, say). Past this the connection closes instead.
+pub const CONNECTION_DRAIN_BYTES_MAX: u64 = 1 << 20;
+
+/// Bodies up to this size are written in one system call with their head.
+pub const RESPONSE_COALESCE_BYTES_MAX: usize = 16 * 1024;
+
+/// Bytes one `sendfile(2)` call may send; a larger range takes several calls, so one connection
+/// cannot hold the core for a whole multi-gigabyte blob.
+pub const SENDFILE_CALL_BYTES_MAX: usize = 4 << 20;
