@@ -26,3 +26,8 @@ pub const RESPONSE_COALESCE_BYTES_MAX: usize = 16 * 1024;
 /// Bytes one `sendfile(2)` call may send; a larger range takes several calls, so one connection
 /// cannot hold the core for a whole multi-gigabyte blob.
 pub const SENDFILE_CALL_BYTES_MAX: usize = 4 << 20;
+
+/// Size of the buffers an upload body is read into and handed to the engine: large enough that
+/// system calls and hashing calls don't dominate, small enough to bound an upload's memory
+/// (times the engine's writes in flight).
+pub const UPLOAD_BUFFER_BYTES: usize = 1 << 20;

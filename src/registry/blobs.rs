@@ -1,0 +1,94 @@
+//! `/v2/<name>/blobs/<digest>`: get and head (with ranges), and delete. Reads need no owner:
+//! blobs never change (I12), so they are opened and sent on the connection's core.
+
+use proto::http1::content_range::{
+    CONTENT_RANGE_BYTES_MAX, write_content_range, write_unsatisfied_range,
+};
+use proto::http1::range::{RangeError, parse_range};
+use proto::oci::{Digest, ErrorCode, RepositoryName};
+use storage_engine::BlobFile;
+
+use crate::http::{RequestHead, Response, ResponseBody};
+use crate::registry::Registry;
+use crate::registry::errors::{error_response, error_response_with_status};
+
+pub(super) async fn get(
+    registry: &Registry,
+    head: &RequestHead,
+    name: RepositoryName<'_>,
+    digest: Digest<'_>,
+) -> Response {
+    let paths = registry.root.repository(name);
+    let file = match BlobFile::open(&paths, digest).await {
+        Ok(Some(file)) => file,
+        Ok(None) => return error_response(ErrorCode::BlobUnknown, digest.as_str()),
+        Err(error) => return error_response(ErrorCode::Unknown, &error.to_string()),
+    };
+    let size = file.size();
+    let response = Response::new(200)
+        .header("Content-Type", "application/octet-stream")
+        .header("Docker-Content-Digest", digest.as_str())
+        .header("Accept-Ranges", "bytes");
+    if head.is_head() {
+        file.close().await;
+        return response.body(ResponseBody::HeadOnly { length: size });
+    }
+    let Some(range_header) = head.header("Range") else {
+        return response.body(ResponseBody::File {
+            file,
+            offset: 0,
+            length: size,
+        });
+    };
+    match parse_range(range_header, size) {
+        // One range: 206 with its Content-Range. Several: served whole for now (RFC 9110 lets a
+        // server ignore Range); multipart/byteranges is still to come.
+        Ok(ranges) if ranges.len() == 1 => {
+            let range = ranges.as_slice()[0];
+            let mut text = [0u8; CONTENT_RANGE_BYTES_MAX];
+            let length = write_content_range(range, size, &mut text);
+            let mut partial = Response::new(206);
+            for (name, value) in response.headers() {
+                partial = partial.header(name, value.clone());
+            }
+            partial
+                .header("Content-Range", text[..length].to_vec())
+                .body(ResponseBody::File {
+                    file,
+                    offset: range.start,
+                    length: range.len(),
+                })
+        }
+        Err(RangeError::Unsatisfiable) => {
+            file.close().await;
+            let mut text = [0u8; CONTENT_RANGE_BYTES_MAX];
+            let length = write_unsatisfied_range(size, &mut text);
+            error_response_with_status(ErrorCode::RangeInvalid, 416, "range not satisfiable")
+                .header("Content-Range", text[..length].to_vec())
+        }
+        _ => response.body(ResponseBody::File {
+            file,
+            offset: 0,
+            length: size,
+        }),
+    }
+}
+
+pub(super) async fn delete(
+    registry: &Registry,
+    name: RepositoryName<'_>,
+    digest: Digest<'_>,
+) -> Response {
+    if !registry.deletes_allowed {
+        return error_response_with_status(ErrorCode::Unsupported, 405, "deletes are disabled");
+    }
+    let _owner = registry.owner.lock().await;
+    let mut store = registry.store.borrow_mut();
+    let Some((repository, disk)) = store.repository_and_disk(name.as_str()) else {
+        return error_response(ErrorCode::NameUnknown, name.as_str());
+    };
+    match repository.delete_blob(disk, digest).await {
+        Ok(()) => Response::new(202),
+        Err(error) => error_response(error.error_code(), &error.to_string()),
+    }
+}

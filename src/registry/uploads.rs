@@ -1,0 +1,287 @@
+//! `/v2/<name>/blobs/uploads/`: start (plain, monolithic with `?digest=`, or a mount), PATCH
+//! chunks (streamed, or with `Content-Range`), PUT to finish, GET status, DELETE to cancel.
+
+use proto::http1::content_range::{UPLOAD_RANGE_BYTES_MAX, parse_upload_range, write_upload_range};
+use proto::oci::{Algorithm, Digest, ErrorCode, RepositoryName};
+use storage_engine::{Resumable, SessionId, Upload, UploadError};
+
+use crate::http::{BodyError, BodyReader, RequestHead, Response};
+use crate::limits::UPLOAD_BUFFER_BYTES;
+use crate::registry::errors::{error_response, error_response_with_status};
+use crate::registry::{Registry, query_value};
+
+pub(super) async fn start(
+    registry: &Registry,
+    head: &RequestHead,
+    body: &mut BodyReader<'_>,
+    name: RepositoryName<'_>,
+) -> Response {
+    let digest_text = query_value(head, "digest");
+    let digest = match digest_text.as_deref().map(Digest::parse) {
+        Some(Ok(digest)) => Some(digest),
+        Some(Err(error)) => return error_response(ErrorCode::DigestInvalid, &error.to_string()),
+        None => None,
+    };
+    if let Some(mounted) = mount(registry, head, name).await {
+        return mounted;
+    }
+    {
+        let _owner = registry.owner.lock().await;
+        let mut store = registry.store.borrow_mut();
+        if let Err(error) = store.create_repository(name).await {
+            return error_response(error.error_code(), &error.to_string());
+        }
+    }
+    let resumable = if digest.is_some() {
+        Resumable::No
+    } else {
+        Resumable::Yes
+    };
+    let algorithm = digest.map_or(Algorithm::Sha256, |digest| digest.algorithm());
+    let mut upload =
+        match Upload::create(&registry.root, &registry.disk, name, algorithm, resumable).await {
+            Ok(upload) => upload,
+            Err(error) => return upload_error(&error),
+        };
+    let Some(digest) = digest else {
+        let response = accepted(name, &upload);
+        registry
+            .uploads
+            .borrow_mut()
+            .insert(upload.session().to_string(), upload);
+        return response;
+    };
+    // Monolithic: the whole blob in this request.
+    if let Err(response) = stream_body(body, &mut upload).await {
+        let _ = upload.cancel().await;
+        return response;
+    }
+    match upload.commit(digest).await {
+        Ok(committed) => created(name, committed.digest.as_str()),
+        Err(error) => {
+            let response = upload_error(&error);
+            let _ = upload.cancel().await;
+            response
+        }
+    }
+}
+
+/// `?mount=<digest>&from=<repository>`: 201 when the blob could be linked, `None` to go on with
+/// a normal session (the spec's answer when the source does not have it).
+async fn mount(
+    registry: &Registry,
+    head: &RequestHead,
+    name: RepositoryName<'_>,
+) -> Option<Response> {
+    let digest_text = query_value(head, "mount")?;
+    let digest = Digest::parse(&digest_text).ok()?;
+    let from_text = query_value(head, "from")?;
+    let from = RepositoryName::parse(&from_text).ok()?;
+    let _owner = registry.owner.lock().await;
+    let mut store = registry.store.borrow_mut();
+    match store.mount_blob(name, from, digest).await {
+        Ok(Some(committed)) => Some(created(name, committed.digest.as_str())),
+        Ok(None) => None,
+        Err(error) => Some(error_response(error.error_code(), &error.to_string())),
+    }
+}
+
+pub(super) async fn patch(
+    registry: &Registry,
+    head: &RequestHead,
+    body: &mut BodyReader<'_>,
+    name: RepositoryName<'_>,
+    session: &str,
+) -> Response {
+    let mut upload = match take_session(registry, name, session).await {
+        Ok(upload) => upload,
+        Err(response) => return response,
+    };
+    if let Some(value) = head.header("Content-Range") {
+        match parse_upload_range(value) {
+            Ok(range) if range.start == upload.size() => {}
+            Ok(_) => {
+                let response = range_refused(name, &upload);
+                put_back(registry, upload);
+                return response;
+            }
+            Err(error) => {
+                put_back(registry, upload);
+                return error_response_with_status(
+                    ErrorCode::RangeInvalid,
+                    416,
+                    &error.to_string(),
+                );
+            }
+        }
+    }
+    let result = stream_body(body, &mut upload).await;
+    let acknowledged = upload.acknowledge().await;
+    let response = match (result, acknowledged) {
+        (Ok(()), Ok(_)) => accepted(name, &upload),
+        (Err(response), _) => response,
+        (_, Err(error)) => upload_error(&error),
+    };
+    put_back(registry, upload);
+    response
+}
+
+pub(super) async fn finish(
+    registry: &Registry,
+    head: &RequestHead,
+    body: &mut BodyReader<'_>,
+    name: RepositoryName<'_>,
+    session: &str,
+) -> Response {
+    let digest_text = query_value(head, "digest");
+    let digest = match digest_text.as_deref().map(Digest::parse) {
+        Some(Ok(digest)) => digest,
+        Some(Err(error)) => return error_response(ErrorCode::DigestInvalid, &error.to_string()),
+        None => return error_response(ErrorCode::DigestInvalid, "PUT needs ?digest="),
+    };
+    let mut upload = match take_session(registry, name, session).await {
+        Ok(upload) => upload,
+        Err(response) => return response,
+    };
+    if let Err(response) = stream_body(body, &mut upload).await {
+        put_back(registry, upload);
+        return response;
+    }
+    match upload.commit(digest).await {
+        Ok(committed) => created(name, committed.digest.as_str()),
+        Err(error) => {
+            // A wrong digest keeps the session, as the engine does.
+            let response = upload_error(&error);
+            put_back(registry, upload);
+            response
+        }
+    }
+}
+
+pub(super) async fn status(
+    registry: &Registry,
+    name: RepositoryName<'_>,
+    session: &str,
+) -> Response {
+    match take_session(registry, name, session).await {
+        Ok(upload) => {
+            let response = Response::new(204)
+                .header("Location", location(name, &upload))
+                .header("Range", range_header(&upload))
+                .header("Docker-Upload-UUID", upload.session().as_str());
+            put_back(registry, upload);
+            response
+        }
+        Err(response) => response,
+    }
+}
+
+pub(super) async fn cancel(
+    registry: &Registry,
+    name: RepositoryName<'_>,
+    session: &str,
+) -> Response {
+    match take_session(registry, name, session).await {
+        Ok(upload) => match upload.cancel().await {
+            Ok(()) => Response::new(204),
+            Err(error) => upload_error(&error),
+        },
+        Err(response) => response,
+    }
+}
+
+/// The session, from this core's table or resumed from disk.
+async fn take_session(
+    registry: &Registry,
+    name: RepositoryName<'_>,
+    session: &str,
+) -> Result<Upload, Response> {
+    let unknown = || error_response(ErrorCode::BlobUploadUnknown, session);
+    let Some(identifier) = SessionId::parse(session) else {
+        return Err(unknown());
+    };
+    if let Some(upload) = registry.uploads.borrow_mut().remove(identifier.as_str()) {
+        return Ok(upload);
+    }
+    match Upload::resume(&registry.root, &registry.disk, name, &identifier).await {
+        Ok(upload) => Ok(upload),
+        Err(UploadError::SessionUnknown | UploadError::RepositoryUnknown) => Err(unknown()),
+        Err(error) => Err(upload_error(&error)),
+    }
+}
+
+fn put_back(registry: &Registry, upload: Upload) {
+    registry
+        .uploads
+        .borrow_mut()
+        .insert(upload.session().to_string(), upload);
+}
+
+/// Streams the request body into the upload, one buffer at a time.
+async fn stream_body(body: &mut BodyReader<'_>, upload: &mut Upload) -> Result<(), Response> {
+    let mut buffer = upload
+        .take_spare_buffer()
+        .unwrap_or_else(|| Vec::with_capacity(UPLOAD_BUFFER_BYTES));
+    // Each pass appends at least one byte or ends; the body is finite (or times out).
+    loop {
+        buffer.clear();
+        match body.read(&mut buffer, UPLOAD_BUFFER_BYTES).await {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(error) => return Err(body_error(&error)),
+        }
+        let full = std::mem::take(&mut buffer);
+        match upload.append(full).await {
+            Ok(spare) => {
+                buffer = spare.unwrap_or_else(|| Vec::with_capacity(UPLOAD_BUFFER_BYTES));
+            }
+            Err(error) => return Err(upload_error(&error)),
+        }
+    }
+}
+
+fn body_error(error: &BodyError) -> Response {
+    error_response(ErrorCode::BlobUploadInvalid, &error.to_string()).closing()
+}
+
+fn upload_error(error: &UploadError) -> Response {
+    match error {
+        UploadError::OffsetMismatch { .. } => {
+            error_response_with_status(ErrorCode::RangeInvalid, 416, &error.to_string())
+        }
+        other => error_response(other.error_code(), &other.to_string()),
+    }
+}
+
+fn location(name: RepositoryName<'_>, upload: &Upload) -> String {
+    format!("/v2/{}/blobs/uploads/{}", name.as_str(), upload.session())
+}
+
+fn range_header(upload: &Upload) -> Vec<u8> {
+    let mut text = [0u8; UPLOAD_RANGE_BYTES_MAX];
+    let length = write_upload_range(upload.size(), &mut text);
+    text[..length].to_vec()
+}
+
+fn accepted(name: RepositoryName<'_>, upload: &Upload) -> Response {
+    Response::new(202)
+        .header("Location", location(name, upload))
+        .header("Range", range_header(upload))
+        .header("Docker-Upload-UUID", upload.session().as_str())
+}
+
+fn range_refused(name: RepositoryName<'_>, upload: &Upload) -> Response {
+    error_response_with_status(
+        ErrorCode::RangeInvalid,
+        416,
+        "chunk does not start where the upload ends",
+    )
+    .header("Location", location(name, upload))
+    .header("Range", range_header(upload))
+}
+
+fn created(name: RepositoryName<'_>, digest: &str) -> Response {
+    Response::new(201)
+        .header("Location", format!("/v2/{}/blobs/{digest}", name.as_str()))
+        .header("Docker-Content-Digest", digest)
+}

@@ -1,0 +1,198 @@
+//! Shared by the server's integration tests: a registry served on loopback by one core on a
+//! chosen driver, and a small blocking HTTP/1.1 client that reads whole responses.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use storage_engine::{Disk, Store, StoreConfig};
+use zot::http::serve_connection;
+use zot::registry::Registry;
+
+/// Each test server gets its own root folder.
+static SERVERS: AtomicUsize = AtomicUsize::new(0);
+
+pub const DRIVERS: [&str; 2] = ["io_uring", "legacy"];
+
+/// Deletes a test server's root when the test ends.
+#[derive(Debug)]
+pub struct RootGuard(pub PathBuf);
+
+impl Drop for RootGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `body` on a new thread in a monoio runtime of `driver` with timers.
+pub fn spawn_runtime<F, Fut>(driver: &'static str, body: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    std::thread::spawn(move || match driver {
+        "io_uring" => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .enable_timer()
+            .with_entries(256)
+            .build()
+            .expect("io_uring runtime")
+            .block_on(body()),
+        _ => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .expect("legacy runtime")
+            .block_on(body()),
+    });
+}
+
+/// A registry on one core of `driver`, serving a fresh root (or `root` when given).
+pub fn start_registry(driver: &'static str, root: Option<PathBuf>) -> (SocketAddr, RootGuard) {
+    let folder = root.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!(
+            "zot-registry-{driver}-{}-{}",
+            std::process::id(),
+            SERVERS.fetch_add(1, Ordering::Relaxed)
+        ))
+    });
+    let guard = RootGuard(folder.clone());
+    let (sender, receiver) = mpsc::channel();
+    spawn_runtime(driver, move || async move {
+        let store = Store::open(StoreConfig::new(&folder), Disk::new())
+            .await
+            .unwrap();
+        let registry = std::rc::Rc::new(Registry::new(store));
+        let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        sender.send(listener.local_addr().unwrap()).unwrap();
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let registry = std::rc::Rc::clone(&registry);
+            monoio::spawn(async move {
+                serve_connection(stream, &*registry, Duration::from_secs(30), &|| false).await;
+            });
+        }
+    });
+    let address = receiver
+        .recv_timeout(Duration::from_secs(10))
+        .expect("registry started");
+    (address, guard)
+}
+
+/// One response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(field, _)| *field == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|error| panic!("{error}: {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The first OCI error code of the body.
+    pub fn error_code(&self) -> String {
+        self.json()["errors"][0]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+/// A kept-alive connection to the registry.
+#[derive(Debug)]
+pub struct Client {
+    stream: TcpStream,
+}
+
+impl Client {
+    pub fn connect(address: SocketAddr) -> Client {
+        let stream = TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        Client { stream }
+    }
+
+    /// Sends a request with `Content-Length` (when there is a body) and reads the response.
+    /// `head_request` says the response has no body whatever its Content-Length.
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
+        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: registry\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !body.is_empty() || matches!(method, "PUT" | "POST" | "PATCH") {
+            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        request.push_str("\r\n");
+        self.stream.write_all(request.as_bytes()).unwrap();
+        self.stream.write_all(body).unwrap();
+        self.read_reply(method == "HEAD")
+    }
+
+    pub fn get(&mut self, path: &str) -> Reply {
+        self.send("GET", path, &[], b"")
+    }
+
+    pub fn read_reply(&mut self, head_request: bool) -> Reply {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            let count = self.stream.read(&mut byte).unwrap();
+            assert_eq!(
+                count,
+                1,
+                "closed mid-head: {:?}",
+                String::from_utf8_lossy(&head)
+            );
+            head.push(byte[0]);
+        }
+        let text = String::from_utf8(head).unwrap();
+        let mut lines = text.split("\r\n");
+        let status = lines.next().unwrap()[9..12].parse().unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                let (name, value) = line.split_once(':').unwrap();
+                (name.to_ascii_lowercase(), value.trim().to_owned())
+            })
+            .collect();
+        let length: usize = headers
+            .iter()
+            .find(|(name, _)| name == "content-length")
+            .map_or(0, |(_, value)| value.parse().unwrap());
+        let mut body = vec![0u8; if head_request { 0 } else { length }];
+        self.stream.read_exact(&mut body).unwrap();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    storage_engine::hasher::digest_of(proto::oci::Algorithm::Sha256, bytes)
+        .as_str()
+        .to_owned()
+}

@@ -1,0 +1,357 @@
+//! The distribution API over real HTTP on loopback, one core, on both drivers: every route's
+//! status codes, headers and error codes, and that refused requests change nothing.
+
+mod common;
+
+use common::{Client, DRIVERS, sha256, start_registry};
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+fn on_both_drivers(test: impl Fn(&mut Client)) {
+    for driver in DRIVERS {
+        let (address, _root) = start_registry(driver, None);
+        let mut client = Client::connect(address);
+        test(&mut client);
+    }
+}
+
+/// Pushes `bytes` as a blob of `repository` with a monolithic POST; returns its digest.
+fn push_blob(client: &mut Client, repository: &str, bytes: &[u8]) -> String {
+    let digest = sha256(bytes);
+    let reply = client.send(
+        "POST",
+        &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
+        &[("Content-Type", "application/octet-stream")],
+        bytes,
+    );
+    assert_eq!(
+        reply.status,
+        201,
+        "{:?}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.header("Docker-Content-Digest"), Some(digest.as_str()));
+    assert_eq!(
+        reply.header("Location"),
+        Some(format!("/v2/{repository}/blobs/{digest}").as_str())
+    );
+    digest
+}
+
+/// An image manifest over a pushed config and layer.
+fn image(client: &mut Client, repository: &str, seed: &str) -> Vec<u8> {
+    let config = format!(r#"{{"architecture":"amd64","os":"linux","seed":"{seed}"}}"#);
+    let layer = format!("layer of {seed}").repeat(100);
+    let config_digest = push_blob(client, repository, config.as_bytes());
+    let layer_digest = push_blob(client, repository, layer.as_bytes());
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":{}}}]}}"#,
+        config.len(),
+        layer.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn api_version() {
+    on_both_drivers(|client| {
+        for path in ["/v2/", "/v2"] {
+            let reply = client.get(path);
+            assert_eq!(reply.status, 200);
+            assert_eq!(
+                reply.header("Docker-Distribution-API-Version"),
+                Some("registry/2.0")
+            );
+        }
+        assert_eq!(client.get("/v3/").status, 404);
+    });
+}
+
+#[test]
+fn blobs_head_get_and_ranges() {
+    on_both_drivers(|client| {
+        let bytes: Vec<u8> = (0..100_000u32).map(|n| (n % 251) as u8).collect();
+        let digest = push_blob(client, "library/data", &bytes);
+        let path = format!("/v2/library/data/blobs/{digest}");
+        let reply = client.send("HEAD", &path, &[], b"");
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.header("Content-Length"), Some("100000"));
+        assert_eq!(reply.header("Accept-Ranges"), Some("bytes"));
+        assert_eq!(reply.header("Docker-Content-Digest"), Some(digest.as_str()));
+        let reply = client.get(&path);
+        assert_eq!(reply.status, 200);
+        assert!(reply.body == bytes);
+        let reply = client.send("GET", &path, &[("Range", "bytes=10-19")], b"");
+        assert_eq!(reply.status, 206);
+        assert_eq!(reply.header("Content-Range"), Some("bytes 10-19/100000"));
+        assert_eq!(reply.body, bytes[10..20]);
+        let reply = client.send("GET", &path, &[("Range", "bytes=-5")], b"");
+        assert_eq!(
+            (reply.status, reply.body.as_slice()),
+            (206, &bytes[99_995..])
+        );
+        let reply = client.send("GET", &path, &[("Range", "bytes=200000-")], b"");
+        assert_eq!(reply.status, 416);
+        assert_eq!(reply.header("Content-Range"), Some("bytes */100000"));
+        // Unknown blob, bad digest, unsupported algorithm.
+        let missing = sha256(b"missing");
+        let reply = client.get(&format!("/v2/library/data/blobs/{missing}"));
+        assert_eq!(
+            (reply.status, reply.error_code().as_str()),
+            (404, "BLOB_UNKNOWN")
+        );
+        let reply = client.get("/v2/library/data/blobs/sha256:abc");
+        assert_eq!(
+            (reply.status, reply.error_code().as_str()),
+            (400, "DIGEST_INVALID")
+        );
+        let reply = client.get(&format!("/v2/library/data/blobs/md5:{}", "a".repeat(32)));
+        assert_eq!(reply.error_code(), "UNSUPPORTED");
+    });
+}
+
+#[test]
+fn chunked_uploads_with_ranges_status_and_digest_checks() {
+    on_both_drivers(|client| {
+        let reply = client.send("POST", "/v2/chunks/blobs/uploads/", &[], b"");
+        assert_eq!(reply.status, 202);
+        assert_eq!(reply.header("Range"), Some("0-0"));
+        let location = reply.header("Location").unwrap().to_owned();
+        let uuid = reply.header("Docker-Upload-UUID").unwrap().to_owned();
+        assert!(location.starts_with("/v2/chunks/blobs/uploads/") && location.ends_with(&uuid));
+        let reply = client.send("PATCH", &location, &[("Content-Range", "0-4")], b"hello");
+        assert_eq!(reply.status, 202);
+        assert_eq!(reply.header("Range"), Some("0-4"));
+        // Out of order and overlapping chunks: 416, and nothing changes.
+        for range in ["10-14", "2-6"] {
+            let reply = client.send("PATCH", &location, &[("Content-Range", range)], b"xxxxx");
+            assert_eq!(
+                (reply.status, reply.error_code().as_str()),
+                (416, "RANGE_INVALID")
+            );
+        }
+        // Streamed chunk without Content-Range.
+        let reply = client.send("PATCH", &location, &[], b" world");
+        assert_eq!((reply.status, reply.header("Range")), (202, Some("0-10")));
+        let reply = client.get(&location);
+        assert_eq!((reply.status, reply.header("Range")), (204, Some("0-10")));
+        // A wrong digest: 400, and the session is still there.
+        let wrong = sha256(b"other");
+        let reply = client.send("PUT", &format!("{location}?digest={wrong}"), &[], b"");
+        assert_eq!(
+            (reply.status, reply.error_code().as_str()),
+            (400, "DIGEST_INVALID")
+        );
+        let digest = sha256(b"hello world!");
+        let reply = client.send("PUT", &format!("{location}?digest={digest}"), &[], b"!");
+        assert_eq!(reply.status, 201);
+        assert_eq!(reply.header("Docker-Content-Digest"), Some(digest.as_str()));
+        assert_eq!(
+            client.get(&format!("/v2/chunks/blobs/{digest}")).body,
+            b"hello world!"
+        );
+        // The session is gone.
+        let reply = client.get(&location);
+        assert_eq!(
+            (reply.status, reply.error_code().as_str()),
+            (404, "BLOB_UPLOAD_UNKNOWN")
+        );
+        // Cancel.
+        let reply = client.send("POST", "/v2/chunks/blobs/uploads/", &[], b"");
+        let location = reply.header("Location").unwrap().to_owned();
+        assert_eq!(client.send("DELETE", &location, &[], b"").status, 204);
+        assert_eq!(client.get(&location).status, 404);
+        let reply = client.get("/v2/chunks/blobs/uploads/not-a-session");
+        assert_eq!(reply.error_code(), "BLOB_UPLOAD_UNKNOWN");
+    });
+}
+
+#[test]
+fn manifests_tags_catalog_and_deletes() {
+    on_both_drivers(|client| {
+        let body = image(client, "app", "one");
+        let reply = client.send(
+            "PUT",
+            "/v2/app/manifests/v1?tag=latest&tag=stable",
+            &[("Content-Type", OCI_MANIFEST)],
+            &body,
+        );
+        assert_eq!(
+            reply.status,
+            201,
+            "{:?}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let digest = sha256(&body);
+        assert_eq!(reply.header("Docker-Content-Digest"), Some(digest.as_str()));
+        assert_eq!(
+            reply.header("Location"),
+            Some(format!("/v2/app/manifests/{digest}").as_str())
+        );
+        for reference in ["v1", "latest", "stable", digest.as_str()] {
+            let reply = client.get(&format!("/v2/app/manifests/{reference}"));
+            assert_eq!(reply.status, 200);
+            assert_eq!(reply.header("Content-Type"), Some(OCI_MANIFEST));
+            assert_eq!(reply.body, body);
+            let reply = client.send("HEAD", &format!("/v2/app/manifests/{reference}"), &[], b"");
+            assert_eq!(
+                reply.header("Content-Length"),
+                Some(body.len().to_string().as_str())
+            );
+        }
+        let reply = client.get("/v2/app/tags/list");
+        assert_eq!(
+            reply.json()["tags"],
+            serde_json::json!(["latest", "stable", "v1"])
+        );
+        let reply = client.get("/v2/app/tags/list?n=2");
+        assert_eq!(
+            reply.json()["tags"],
+            serde_json::json!(["latest", "stable"])
+        );
+        assert_eq!(
+            reply.header("Link"),
+            Some("</v2/app/tags/list?last=stable&n=2>; rel=\"next\"")
+        );
+        let reply = client.get("/v2/app/tags/list?n=2&last=stable");
+        assert_eq!(reply.json()["tags"], serde_json::json!(["v1"]));
+        assert_eq!(reply.header("Link"), None);
+        let reply = client.get("/v2/app/tags/list?n=x");
+        assert_eq!(reply.error_code(), "PAGINATION_NUMBER_INVALID");
+        let reply = client.get("/v2/_catalog");
+        assert_eq!(reply.json()["repositories"], serde_json::json!(["app"]));
+        // A manifest naming a missing blob changes nothing.
+        let missing = sha256(b"never pushed");
+        let bad = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{missing}","size":3}},"layers":[]}}"#
+        );
+        let reply = client.send(
+            "PUT",
+            "/v2/app/manifests/v1",
+            &[("Content-Type", OCI_MANIFEST)],
+            bad.as_bytes(),
+        );
+        assert_eq!(
+            (reply.status, reply.error_code().as_str()),
+            (400, "MANIFEST_BLOB_UNKNOWN")
+        );
+        assert_eq!(client.get("/v2/app/manifests/v1").body, body);
+        let reply = client.send(
+            "PUT",
+            "/v2/app/manifests/v2",
+            &[("Content-Type", OCI_MANIFEST)],
+            b"{oops",
+        );
+        assert_eq!(reply.error_code(), "MANIFEST_INVALID");
+        // A referenced blob cannot be deleted; a tag and then the manifest can.
+        let layer = sha256("layer of one".repeat(100).as_bytes());
+        let reply = client.send("DELETE", &format!("/v2/app/blobs/{layer}"), &[], b"");
+        assert_eq!(reply.error_code(), "DENIED");
+        assert_eq!(
+            client
+                .send("DELETE", "/v2/app/manifests/stable", &[], b"")
+                .status,
+            202
+        );
+        assert_eq!(
+            client.get("/v2/app/manifests/stable").error_code(),
+            "MANIFEST_UNKNOWN"
+        );
+        assert_eq!(
+            client
+                .send("DELETE", &format!("/v2/app/manifests/{digest}"), &[], b"")
+                .status,
+            202
+        );
+        assert_eq!(client.get("/v2/app/manifests/v1").status, 404);
+        assert_eq!(
+            client
+                .send("DELETE", &format!("/v2/app/blobs/{layer}"), &[], b"")
+                .status,
+            202
+        );
+        assert_eq!(client.get(&format!("/v2/app/blobs/{layer}")).status, 404);
+        // Names: invalid and unknown.
+        assert_eq!(
+            client.get("/v2/UPPER/tags/list").error_code(),
+            "NAME_INVALID"
+        );
+        assert_eq!(
+            client.get("/v2/nobody/tags/list").error_code(),
+            "NAME_UNKNOWN"
+        );
+        assert_eq!(
+            client.get("/v2/nobody/manifests/latest").error_code(),
+            "NAME_UNKNOWN"
+        );
+    });
+}
+
+#[test]
+fn referrers_and_mounts() {
+    on_both_drivers(|client| {
+        let body = image(client, "signed", "subject");
+        let subject = sha256(&body);
+        assert_eq!(
+            client
+                .send(
+                    "PUT",
+                    "/v2/signed/manifests/v1",
+                    &[("Content-Type", OCI_MANIFEST)],
+                    &body
+                )
+                .status,
+            201
+        );
+        let empty = push_blob(client, "signed", b"{}");
+        let signature = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","artifactType":"application/vnd.example.sig","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{empty}","size":2}},"layers":[],"subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{subject}","size":{}}}}}"#,
+            body.len()
+        );
+        let signature_digest = sha256(signature.as_bytes());
+        let reply = client.send(
+            "PUT",
+            &format!("/v2/signed/manifests/{signature_digest}"),
+            &[("Content-Type", OCI_MANIFEST)],
+            signature.as_bytes(),
+        );
+        assert_eq!(reply.status, 201);
+        assert_eq!(reply.header("OCI-Subject"), Some(subject.as_str()));
+        let reply = client.get(&format!("/v2/signed/referrers/{subject}"));
+        assert_eq!(reply.status, 200);
+        assert_eq!(
+            reply.header("Content-Type"),
+            Some("application/vnd.oci.image.index.v1+json")
+        );
+        let index = reply.json();
+        assert_eq!(index["manifests"][0]["digest"], signature_digest);
+        assert_eq!(
+            index["manifests"][0]["artifactType"],
+            "application/vnd.example.sig"
+        );
+        let reply = client.get(&format!(
+            "/v2/signed/referrers/{subject}?artifactType=application/vnd.example.sbom"
+        ));
+        assert_eq!(reply.header("OCI-Filters-Applied"), Some("artifactType"));
+        assert_eq!(reply.json()["manifests"], serde_json::json!([]));
+        // Mount from another repository: 201; a digest the source lacks: a normal session.
+        let reply = client.send(
+            "POST",
+            &format!("/v2/copy/blobs/uploads/?mount={empty}&from=signed"),
+            &[],
+            b"",
+        );
+        assert_eq!(reply.status, 201);
+        assert_eq!(client.get(&format!("/v2/copy/blobs/{empty}")).body, b"{}");
+        let missing = sha256(b"not there");
+        let reply = client.send(
+            "POST",
+            &format!("/v2/copy/blobs/uploads/?mount={missing}&from=signed"),
+            &[],
+            b"",
+        );
+        assert_eq!(reply.status, 202);
+        assert!(reply.header("Location").is_some());
+        assert_eq!(client.get("/v2/_oci/ext/discover").status, 200);
+    });
+}
