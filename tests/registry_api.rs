@@ -90,6 +90,25 @@ fn blobs_head_get_and_ranges() {
             (reply.status, reply.body.as_slice()),
             (206, &bytes[99_995..])
         );
+        // Several ranges: multipart/byteranges, each part with its Content-Range.
+        let reply = client.send("GET", &path, &[("Range", "bytes=0-3, 99998-")], b"");
+        assert_eq!(reply.status, 206);
+        let content_type = reply.header("Content-Type").unwrap().to_owned();
+        let boundary = content_type
+            .strip_prefix("multipart/byteranges; boundary=")
+            .expect("a multipart answer");
+        let mut expected = Vec::new();
+        for (range, bytes) in [("0-3", &bytes[..4]), ("99998-99999", &bytes[99_998..])] {
+            expected.extend_from_slice(
+                format!("\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes {range}/100000\r\n\r\n").as_bytes(),
+            );
+            expected.extend_from_slice(bytes);
+        }
+        expected.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        assert_eq!(reply.body, expected);
+        // Ranges that make no sense are ignored: the whole blob.
+        let reply = client.send("GET", &path, &[("Range", "lines=1-2")], b"");
+        assert_eq!((reply.status, reply.body.len()), (200, 100_000));
         let reply = client.send("GET", &path, &[("Range", "bytes=200000-")], b"");
         assert_eq!(reply.status, 416);
         assert_eq!(reply.header("Content-Range"), Some("bytes */100000"));

@@ -11,7 +11,7 @@ mod sendfile;
 pub use body::{BodyError, BodyReader};
 pub use connection::serve_connection;
 pub use request::RequestHead;
-pub use response::{Response, ResponseBody};
+pub use response::{FilePart, Response, ResponseBody};
 
 /// Answers requests on one core. Not `Send`: each core has its own.
 #[allow(async_fn_in_trait)] // the server uses it with static dispatch on one thread

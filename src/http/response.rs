@@ -23,10 +23,25 @@ pub enum ResponseBody {
         offset: u64,
         length: u64,
     },
+    /// Several ranges of `file`, each after its own preamble (multipart/byteranges), then an
+    /// epilogue: the parts of a multi-range answer, still sent with `sendfile(2)`.
+    FileParts {
+        file: BlobFile,
+        parts: Vec<FilePart>,
+        epilogue: Vec<u8>,
+    },
     /// The answer to HEAD: the length a GET would send, and no body.
     HeadOnly {
         length: u64,
     },
+}
+
+/// One part of [`ResponseBody::FileParts`].
+#[derive(Debug)]
+pub struct FilePart {
+    pub preamble: Vec<u8>,
+    pub offset: u64,
+    pub length: u64,
 }
 
 /// One response.
@@ -78,6 +93,15 @@ impl Response {
             ResponseBody::Empty => 0,
             ResponseBody::Bytes(bytes) => bytes.len() as u64,
             ResponseBody::File { length, .. } | ResponseBody::HeadOnly { length } => *length,
+            ResponseBody::FileParts {
+                parts, epilogue, ..
+            } => {
+                let parts_bytes: u64 = parts
+                    .iter()
+                    .map(|part| part.preamble.len() as u64 + part.length)
+                    .sum();
+                parts_bytes + epilogue.len() as u64
+            }
         })
     }
 }
@@ -127,6 +151,26 @@ pub(crate) async fn write_response(
             let result = send_file(stream, &file, offset, length).await;
             file.close().await;
             result
+        }
+        ResponseBody::FileParts {
+            file,
+            parts,
+            epilogue,
+        } => {
+            write_all(stream, head).await?;
+            let mut result = Ok(());
+            for part in parts {
+                result = write_all(stream, part.preamble).await;
+                if result.is_ok() {
+                    result = send_file(stream, &file, part.offset, part.length).await;
+                }
+                if result.is_err() {
+                    break;
+                }
+            }
+            file.close().await;
+            result?;
+            write_all(stream, epilogue).await
         }
     }
 }
