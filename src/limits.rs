@@ -1,5 +1,6 @@
 //! Every bound the server enforces, named once. The wire limits come from `proto::limits` and are
-//! re-exported here, so a reviewer finds all of them through this one module.
+//! re-exported here, so a reviewer finds all of them through this one module; the storage
+//! engine's are in `storage_engine::limits`. Sizes are in bytes unless the name says otherwise.
 
 use std::time::Duration;
 
@@ -31,3 +32,16 @@ pub const SENDFILE_CALL_BYTES_MAX: usize = 4 << 20;
 /// system calls and hashing calls don't dominate, small enough to bound an upload's memory
 /// (times the engine's writes in flight).
 pub const UPLOAD_BUFFER_BYTES: usize = 1 << 20;
+
+/// Largest config file `zot serve` and `zot verify` read. zot's own configs are a few KiB even
+/// with every extension configured; a file far larger is a mistake, not a config.
+pub const CONFIG_FILE_BYTES_MAX: usize = 1 << 20;
+
+/// Most runtime threads `runtime.threads` may ask for. Each thread owns a runtime, a listener and
+/// its buffers; machines with more cores than this are rare, and a typo like `40000` should stop
+/// start-up rather than exhaust memory.
+pub const RUNTIME_THREADS_MAX: usize = 1024;
+
+/// Most `storage.subPaths` entries. zot routes by a repository's first path component, so each
+/// entry is one top-level namespace with a root of its own; thousands of them is a mistake.
+pub const SUB_PATHS_MAX: usize = 1024;

@@ -1,12 +1,60 @@
-//! The `zot` command. The registry server is not built yet (see the `zot serve` issue); until it
-//! is, this binary says so and exits with an error instead of pretending to serve.
+//! The `zot` command line: `zot serve [CONFIG]`, `zot verify CONFIG`, `zot --version`. Parsing
+//! lives here; everything else is in the library (`zot::config`, `zot::serve`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{ArgAction, Parser, Subcommand};
+
+use zot::config::{self, Config, EXIT_CODE_INVALID};
+
+/// An OCI registry compatible with project-zot/zot.
+#[derive(Debug, Parser)]
+#[command(name = "zot", version, disable_version_flag = true)]
+struct Command {
+    /// Print the version and exit.
+    #[arg(short = 'v', long = "version", action = ArgAction::Version)]
+    version: Option<bool>,
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, Subcommand)]
+enum Action {
+    /// Store and distribute OCI images.
+    Serve {
+        /// zot JSON config file. Without it: 127.0.0.1:5000, storage in ./zot-data, info logs.
+        config: Option<PathBuf>,
+    },
+    /// Check a zot JSON config file: exit 0 when it can be served, 2 when not.
+    Verify {
+        /// zot JSON config file.
+        config: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
-    eprintln!(
-        "zot {}: the registry server is not implemented yet; only the wire library (proto) is.",
-        env!("CARGO_PKG_VERSION")
-    );
-    ExitCode::from(2)
+    let command = Command::parse();
+    let mut stderr = std::io::stderr().lock();
+    match command.action {
+        Action::Serve { config: None } => zot::serve::run(Config::embedded_default()),
+        Action::Serve { config: Some(file) } => {
+            match config::load_reporting("zot serve", &file, &mut stderr) {
+                Some(config) => {
+                    drop(stderr);
+                    zot::serve::run(config)
+                }
+                None => ExitCode::from(EXIT_CODE_INVALID),
+            }
+        }
+        Action::Verify { config: file } => {
+            match config::load_reporting("zot verify", &file, &mut stderr) {
+                Some(_) => {
+                    println!("zot verify: {}: valid", file.display());
+                    ExitCode::SUCCESS
+                }
+                None => ExitCode::from(EXIT_CODE_INVALID),
+            }
+        }
+    }
 }
