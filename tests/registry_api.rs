@@ -64,6 +64,16 @@ fn api_version() {
             );
         }
         assert_eq!(client.get("/v3/").status, 404);
+        // HEAD answers carry no body, errors included: the next answer follows at once.
+        let reply = client.send("HEAD", "/v2/", &[], b"");
+        assert_eq!(
+            (reply.status, reply.header("Content-Length")),
+            (200, Some("2"))
+        );
+        let missing = sha256(b"missing");
+        let reply = client.send("HEAD", &format!("/v2/nothing/blobs/{missing}"), &[], b"");
+        assert_eq!(reply.status, 404);
+        assert_eq!(client.get("/v2/").body, b"{}");
     });
 }
 

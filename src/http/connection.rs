@@ -74,6 +74,11 @@ pub async fn serve_connection<S: Service>(
                 && matches!(body.drain(CONNECTION_DRAIN_BYTES_MAX).await, Ok(true));
             (response, clean)
         };
+        let response = if head.is_head() {
+            response.without_body()
+        } else {
+            response
+        };
         let keep_alive = head.framing.keep_alive && body_clean && !response.close && !draining();
         if write_response(&mut stream, &mut date, response, keep_alive)
             .await

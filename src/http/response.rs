@@ -84,6 +84,15 @@ impl Response {
         &self.headers
     }
 
+    /// The same response as the answer to HEAD: its length stays, its body goes (RFC 9110 9.3.2),
+    /// so a route can answer HEAD as it answers GET, and errors to HEAD stay bodiless.
+    pub(crate) fn without_body(mut self) -> Response {
+        if let Some(length) = self.content_length() {
+            self.body = ResponseBody::HeadOnly { length };
+        }
+        self
+    }
+
     fn content_length(&self) -> Option<u64> {
         // 1xx, 204 and 304 carry no body and no length (RFC 9110 8.6).
         if self.status < 200 || self.status == 204 || self.status == 304 {
