@@ -384,3 +384,39 @@ fn referrers_and_mounts() {
         assert_eq!(client.get("/v2/_oci/ext/discover").status, 200);
     });
 }
+
+#[test]
+fn docker_manifests_are_accepted_unless_compat_turns_them_off() {
+    const DOCKER: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    for (allowed, expected) in [(true, 201), (false, 415)] {
+        for driver in DRIVERS {
+            let (address, _root) = common::start_registry_with(driver, None, move |registry| {
+                registry.docker_manifests_allowed = allowed;
+            });
+            let mut client = Client::connect(address);
+            let config = push_blob(&mut client, "docker", b"{\"os\":\"linux\"}");
+            let layer = push_blob(&mut client, "docker", b"layer");
+            let body = format!(
+                r#"{{"schemaVersion":2,"mediaType":"{DOCKER}","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"{config}","size":15}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"{layer}","size":5}}]}}"#
+            );
+            let reply = client.send(
+                "PUT",
+                "/v2/docker/manifests/latest",
+                &[("Content-Type", DOCKER)],
+                body.as_bytes(),
+            );
+            assert_eq!(
+                reply.status,
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(&reply.body)
+            );
+            let reply = client.get("/v2/docker/manifests/latest");
+            if allowed {
+                assert_eq!(reply.header("Content-Type"), Some(DOCKER));
+            } else {
+                assert_eq!(reply.status, 404);
+            }
+        }
+    }
+}

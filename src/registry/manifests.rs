@@ -1,7 +1,8 @@
 //! `/v2/<name>/manifests/<reference>`: put, get, head and delete.
 
 use proto::limits::MANIFEST_BYTES_MAX;
-use proto::oci::{ErrorCode, Reference, RepositoryName, Tag};
+use proto::oci::manifest::parse_manifest;
+use proto::oci::{ErrorCode, ManifestKind, Reference, RepositoryName, Tag};
 
 use crate::http::{BodyError, BodyReader, RequestHead, Response, ResponseBody};
 use crate::registry::errors::{error_response, error_response_with_status};
@@ -71,6 +72,19 @@ pub(super) async fn put(
     let content_type = head
         .header("Content-Type")
         .and_then(|value| std::str::from_utf8(value).ok());
+    if !registry.docker_manifests_allowed
+        && let Ok(parsed) = parse_manifest(content_type, &bytes)
+        && matches!(
+            parsed.kind(),
+            ManifestKind::DockerManifest | ManifestKind::DockerManifestList
+        )
+    {
+        return error_response_with_status(
+            ErrorCode::ManifestInvalid,
+            415,
+            "Docker manifests are not accepted (http.compat)",
+        );
+    }
     let _owner = registry.owner.lock().await;
     let mut store = registry.store.borrow_mut();
     let disk = store.disk().clone();

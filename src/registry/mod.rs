@@ -39,8 +39,11 @@ pub struct Registry {
     owner: OwnerLock,
     /// Sessions between requests, by identifier; a session being served is taken out.
     uploads: RefCell<HashMap<String, Upload>>,
-    /// Whether DELETE of blobs and manifests is allowed (zot's `storage.gc`-independent switch).
+    /// Whether DELETE of blobs and manifests is allowed.
     pub deletes_allowed: bool,
+    /// Whether Docker v2 schema 2 manifests and manifest lists are accepted (zot's
+    /// `http.compat: ["docker2s2"]`, on unless the config turns it off); refused with 415.
+    pub docker_manifests_allowed: bool,
 }
 
 impl Registry {
@@ -52,6 +55,7 @@ impl Registry {
             owner: OwnerLock::default(),
             uploads: RefCell::new(HashMap::new()),
             deletes_allowed: true,
+            docker_manifests_allowed: true,
         }
     }
 }

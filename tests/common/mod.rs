@@ -52,6 +52,15 @@ where
 
 /// A registry on one core of `driver`, serving a fresh root (or `root` when given).
 pub fn start_registry(driver: &'static str, root: Option<PathBuf>) -> (SocketAddr, RootGuard) {
+    start_registry_with(driver, root, |_| {})
+}
+
+/// The same, with `configure` applied to the registry before it serves.
+pub fn start_registry_with(
+    driver: &'static str,
+    root: Option<PathBuf>,
+    configure: impl FnOnce(&mut Registry) + Send + 'static,
+) -> (SocketAddr, RootGuard) {
     let folder = root.unwrap_or_else(|| {
         std::env::temp_dir().join(format!(
             "zot-registry-{driver}-{}-{}",
@@ -65,7 +74,9 @@ pub fn start_registry(driver: &'static str, root: Option<PathBuf>) -> (SocketAdd
         let store = Store::open(StoreConfig::new(&folder), Disk::new())
             .await
             .unwrap();
-        let registry = std::rc::Rc::new(Registry::new(store));
+        let mut registry = Registry::new(store);
+        configure(&mut registry);
+        let registry = std::rc::Rc::new(registry);
         let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
         sender.send(listener.local_addr().unwrap()).unwrap();
         loop {
