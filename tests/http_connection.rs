@@ -376,5 +376,19 @@ fn blob_bodies_go_out_with_sendfile_whole_and_by_range() {
         let (status, _, body) = read_response(&mut stream);
         assert_eq!(status, 200);
         assert!(body == blob[1000..], "range differs");
+        // A slow reader makes sendfile wait for the socket; the connection then serves on, with
+        // its reads waiting for the next request as before.
+        stream
+            .write_all(b"GET /blob HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let (status, _, body) = read_response(&mut stream);
+        assert!(status == 200 && body == blob, "slowly read blob differs");
+        std::thread::sleep(Duration::from_millis(100));
+        stream
+            .write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        let (status, _, body) = read_response(&mut stream);
+        assert_eq!((status, body.as_slice()), (200, b"hello".as_slice()));
     });
 }

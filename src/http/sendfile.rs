@@ -15,10 +15,25 @@ pub(crate) async fn send_file(
 ) -> io::Result<()> {
     use std::os::fd::AsRawFd;
 
+    let socket = stream.as_raw_fd();
+    let restore = NonBlocking::set(socket)?;
+    let result = send_range(stream, socket, file, offset, length).await;
+    restore.restore()?;
+    result
+}
+
+#[cfg(target_os = "linux")]
+async fn send_range(
+    stream: &mut TcpStream,
+    socket: std::os::fd::RawFd,
+    file: &BlobFile,
+    offset: u64,
+    length: u64,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+
     use crate::limits::SENDFILE_CALL_BYTES_MAX;
 
-    let socket = stream.as_raw_fd();
-    set_nonblocking(socket)?;
     let end = offset
         .checked_add(length)
         .ok_or_else(|| io::Error::other("range past u64"))?;
@@ -50,23 +65,50 @@ pub(crate) async fn send_file(
     Ok(())
 }
 
-/// `sendfile` on a blocking socket would block the whole core when the peer is slow; monoio's
-/// io_uring driver leaves accepted sockets blocking, and its operations work either way.
+/// `sendfile` on a blocking socket would block the whole core while the peer is slow, so the
+/// socket is non-blocking for the call and waits go through the runtime. monoio's io_uring driver
+/// keeps accepted sockets blocking (its reads rely on that), so the flag is put back after.
 #[cfg(target_os = "linux")]
-fn set_nonblocking(socket: std::os::fd::RawFd) -> io::Result<()> {
-    // SAFETY: F_GETFL and F_SETFL on a descriptor the caller keeps open; no memory is passed.
-    let flags = unsafe { libc::fcntl(socket, libc::F_GETFL) };
-    if flags == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    if flags & libc::O_NONBLOCK == 0 {
-        // SAFETY: as above.
-        let result = unsafe { libc::fcntl(socket, libc::F_SETFL, flags | libc::O_NONBLOCK) };
-        if result == -1 {
+struct NonBlocking {
+    socket: std::os::fd::RawFd,
+    /// The flags to put back, when they had to change.
+    previous: Option<libc::c_int>,
+}
+
+#[cfg(target_os = "linux")]
+impl NonBlocking {
+    fn set(socket: std::os::fd::RawFd) -> io::Result<NonBlocking> {
+        // SAFETY: F_GETFL on a descriptor the caller keeps open; no memory is passed.
+        let flags = unsafe { libc::fcntl(socket, libc::F_GETFL) };
+        if flags == -1 {
             return Err(io::Error::last_os_error());
         }
+        if flags & libc::O_NONBLOCK != 0 {
+            return Ok(NonBlocking {
+                socket,
+                previous: None,
+            });
+        }
+        // SAFETY: as above, F_SETFL with an integer argument.
+        if unsafe { libc::fcntl(socket, libc::F_SETFL, flags | libc::O_NONBLOCK) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(NonBlocking {
+            socket,
+            previous: Some(flags),
+        })
     }
-    Ok(())
+
+    fn restore(self) -> io::Result<()> {
+        let Some(flags) = self.previous else {
+            return Ok(());
+        };
+        // SAFETY: F_SETFL with an integer argument on the same open descriptor.
+        if unsafe { libc::fcntl(self.socket, libc::F_SETFL, flags) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
 }
 
 /// Elsewhere: read the range in pieces and write them (the buffered path TLS will use too).
