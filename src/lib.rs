@@ -1,0 +1,3 @@
+//! The zot registry server as a library: the binary and the integration tests use it.
+
+pub mod runtime;
