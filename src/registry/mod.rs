@@ -16,14 +16,13 @@ mod manifests;
 mod uploads;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use proto::http1::query::percent_decode_path;
 use proto::http1::query::{QueryComponent, QueryPairs};
 use proto::limits::REQUEST_LINE_BYTES_MAX;
 use proto::oci::{ErrorCode, Route, RouteError};
-use storage_engine::{Disk, Root, Store, Upload};
+use storage_engine::{Disk, Root, Store};
 
 use crate::http::{BodyReader, RequestHead, Response, Service};
 pub use errors::{error_response, status_of};
@@ -37,8 +36,6 @@ pub struct Registry {
     /// The store, changed only under `owner` (invariant I8: one writer per repository).
     store: RefCell<Store>,
     owner: OwnerLock,
-    /// Sessions between requests, by identifier; a session being served is taken out.
-    uploads: RefCell<HashMap<String, Upload>>,
     /// Whether DELETE of blobs and manifests is allowed.
     pub deletes_allowed: bool,
     /// Whether Docker v2 schema 2 manifests and manifest lists are accepted (zot's
@@ -53,7 +50,6 @@ impl Registry {
             disk: store.disk().clone(),
             store: RefCell::new(store),
             owner: OwnerLock::default(),
-            uploads: RefCell::new(HashMap::new()),
             deletes_allowed: true,
             docker_manifests_allowed: true,
         }

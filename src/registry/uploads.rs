@@ -44,12 +44,8 @@ pub(super) async fn start(
             Err(error) => return upload_error(&error),
         };
     let Some(digest) = digest else {
-        let response = accepted(name, &upload);
-        registry
-            .uploads
-            .borrow_mut()
-            .insert(upload.session().to_string(), upload);
-        return response;
+        // The session lives on disk from here; the next request, on any core, resumes it.
+        return accepted(name, &upload);
     };
     // Monolithic: the whole blob in this request.
     if let Err(response) = stream_body(body, &mut upload).await {
@@ -102,11 +98,11 @@ pub(super) async fn patch(
             Ok(range) if range.start == upload.size() => {}
             Ok(_) => {
                 let response = range_refused(name, &upload);
-                put_back(registry, upload);
+                drop(upload);
                 return response;
             }
             Err(error) => {
-                put_back(registry, upload);
+                drop(upload);
                 return error_response_with_status(
                     ErrorCode::RangeInvalid,
                     416,
@@ -122,7 +118,7 @@ pub(super) async fn patch(
         (Err(response), _) => response,
         (_, Err(error)) => upload_error(&error),
     };
-    put_back(registry, upload);
+    drop(upload);
     response
 }
 
@@ -144,7 +140,7 @@ pub(super) async fn finish(
         Err(response) => return response,
     };
     if let Err(response) = stream_body(body, &mut upload).await {
-        put_back(registry, upload);
+        drop(upload);
         return response;
     }
     match upload.commit(digest).await {
@@ -152,7 +148,7 @@ pub(super) async fn finish(
         Err(error) => {
             // A wrong digest keeps the session, as the engine does.
             let response = upload_error(&error);
-            put_back(registry, upload);
+            drop(upload);
             response
         }
     }
@@ -169,7 +165,7 @@ pub(super) async fn status(
                 .header("Location", location(name, &upload))
                 .header("Range", range_header(&upload))
                 .header("Docker-Upload-UUID", upload.session().as_str());
-            put_back(registry, upload);
+            drop(upload);
             response
         }
         Err(response) => response,
@@ -190,7 +186,9 @@ pub(super) async fn cancel(
     }
 }
 
-/// The session, from this core's table or resumed from disk.
+/// The session, resumed from disk and held (locked) until the request is done. Sessions are not
+/// kept in memory between requests: the next chunk may come on another connection, served by
+/// another core, and the `.state` of every acknowledged chunk is what all cores share.
 async fn take_session(
     registry: &Registry,
     name: RepositoryName<'_>,
@@ -200,21 +198,11 @@ async fn take_session(
     let Some(identifier) = SessionId::parse(session) else {
         return Err(unknown());
     };
-    if let Some(upload) = registry.uploads.borrow_mut().remove(identifier.as_str()) {
-        return Ok(upload);
-    }
     match Upload::resume(&registry.root, &registry.disk, name, &identifier).await {
         Ok(upload) => Ok(upload),
         Err(UploadError::SessionUnknown | UploadError::RepositoryUnknown) => Err(unknown()),
         Err(error) => Err(upload_error(&error)),
     }
-}
-
-fn put_back(registry: &Registry, upload: Upload) {
-    registry
-        .uploads
-        .borrow_mut()
-        .insert(upload.session().to_string(), upload);
 }
 
 /// Streams the request body into the upload, one buffer at a time.

@@ -91,6 +91,8 @@ pub enum UploadError {
         expected: DigestBuf,
         computed: DigestBuf,
     },
+    /// Another request holds the session right now (two chunks of one upload at once).
+    SessionBusy,
     /// The session's files on disk disagree with its state (I6 broken): it cannot continue.
     StateDamaged {
         detail: String,
@@ -159,7 +161,9 @@ impl UploadError {
             UploadError::SessionUnknown => ErrorCode::BlobUploadUnknown,
             UploadError::OffsetMismatch { .. } => ErrorCode::RangeInvalid,
             UploadError::DigestMismatch { .. } => ErrorCode::DigestInvalid,
-            UploadError::StateDamaged { .. } => ErrorCode::BlobUploadInvalid,
+            UploadError::SessionBusy | UploadError::StateDamaged { .. } => {
+                ErrorCode::BlobUploadInvalid
+            }
             UploadError::Io(_) => ErrorCode::Unknown,
         }
     }
@@ -227,6 +231,9 @@ impl fmt::Display for UploadError {
                 formatter,
                 "upload digest is {computed}, not the {expected} given"
             ),
+            UploadError::SessionBusy => {
+                formatter.write_str("another request is continuing this upload session")
+            }
             UploadError::StateDamaged { detail } => {
                 write!(formatter, "upload session is damaged: {detail}")
             }

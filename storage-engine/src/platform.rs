@@ -1,5 +1,6 @@
 //! The few file operations that differ between Linux and macOS, behind `cfg` in this one module:
-//! early writeback of upload data and the durable-sync call.
+//! early writeback of upload data and the durable-sync call; and the advisory lock that gives an
+//! upload session one request at a time (`flock`, the same on both).
 //!
 //! Everything else the engine does is portable POSIX through monoio.
 
@@ -58,4 +59,25 @@ pub(crate) async fn sync_directory(directory: &File) -> io::Result<()> {
     return sync_data(directory).await;
     #[cfg(not(target_os = "macos"))]
     directory.sync_all().await
+}
+
+/// Takes the exclusive advisory lock of `file` without waiting: `Ok(false)` when another open
+/// file (another request, core or process) holds it.
+pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
+    // SAFETY: flock on a descriptor `file` keeps open for the call; it touches no memory of ours.
+    let result = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if result == 0 {
+        return Ok(true);
+    }
+    let error = io::Error::last_os_error();
+    if error.kind() == io::ErrorKind::WouldBlock {
+        return Ok(false);
+    }
+    Err(error)
+}
+
+/// Releases the lock [`try_lock`] took. Failure changes nothing: the close releases it too.
+pub(crate) fn unlock(file: &File) {
+    // SAFETY: as in try_lock.
+    let _ = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
 }

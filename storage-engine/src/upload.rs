@@ -82,6 +82,16 @@ pub struct Upload {
     finished: bool,
 }
 
+impl Drop for Upload {
+    /// Lets the next request take the session at once. The lock would also go with the file's
+    /// close, but a close queued on io_uring may run after the client's next request arrives.
+    fn drop(&mut self) {
+        if let Some(state) = &self.state {
+            platform::unlock(&state.file);
+        }
+    }
+}
+
 impl std::fmt::Debug for Upload {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
@@ -130,6 +140,11 @@ impl Upload {
                         return Err(io_failure("create upload state", &path, error));
                     }
                 };
+                // Nobody else knows the new name yet, so the lock is free; holding it keeps a
+                // resume on another core from starting before this request is done.
+                if let Err(error) = platform::try_lock(&file) {
+                    return Err(io_failure("lock upload state", &path, error));
+                }
                 Some(StateFile {
                     file,
                     path,
@@ -176,13 +191,33 @@ impl Upload {
         let paths = root.repository(name);
         let data_path = paths.upload_data(session);
         let state_path = paths.upload_state(session);
-        let state_bytes = match disk.read(&state_path).await {
-            Ok(bytes) => bytes,
+        // The session is taken before anything is read or changed: one request at a time, on any
+        // core or in any process, may continue it.
+        let state_file = match disk.open_write(&state_path).await {
+            Ok(file) => file,
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 return Err(UploadError::SessionUnknown);
             }
-            Err(error) => return Err(io_failure("read upload state", &state_path, error)),
+            Err(error) => return Err(io_failure("open upload state", &state_path, error)),
         };
+        match platform::try_lock(&state_file) {
+            Ok(true) => {}
+            Ok(false) => {
+                let _ = state_file.close().await;
+                return Err(UploadError::SessionBusy);
+            }
+            Err(error) => {
+                let _ = state_file.close().await;
+                return Err(io_failure("lock upload state", &state_path, error));
+            }
+        }
+        let (read, mut state_bytes) = disk
+            .read_at(&state_file, Vec::with_capacity(SLOT_COUNT * SLOT_BYTES), 0)
+            .await;
+        match read {
+            Ok(count) => state_bytes.truncate(count),
+            Err(error) => return Err(io_failure("read upload state", &state_path, error)),
+        }
         let discard = async || {
             if !disk.crashed() {
                 let _ = disk.remove_file(&data_path).await;
@@ -225,10 +260,6 @@ impl Upload {
             .open_write(&data_path)
             .await
             .map_err(|error| io_failure("open upload", &data_path, error))?;
-        let state_file = disk
-            .open_write(&state_path)
-            .await
-            .map_err(|error| io_failure("open upload state", &state_path, error))?;
         Ok(Upload {
             root: Arc::clone(root),
             disk: disk.clone(),

@@ -291,6 +291,40 @@ fn an_acknowledged_upload_continues_after_a_restart() {
 }
 
 #[test]
+fn one_request_at_a_time_holds_a_session() {
+    on_both_drivers(|_, root| async move {
+        let mut store = open(&root, false).await;
+        store.create_repository(name("repo")).await.unwrap();
+        let mut first = store
+            .start_upload(name("repo"), Algorithm::Sha256, Resumable::Yes)
+            .await
+            .unwrap();
+        first.append(b"abc".to_vec()).await.unwrap();
+        first.acknowledge().await.unwrap();
+        let session = first.session().clone();
+        // While the creating request holds it, nobody else may continue it.
+        let error = store
+            .resume_upload(name("repo"), &session)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, UploadError::SessionBusy), "{error:?}");
+        drop(first);
+        let mut second = store.resume_upload(name("repo"), &session).await.unwrap();
+        assert_eq!(second.size(), 3);
+        let error = store
+            .resume_upload(name("repo"), &session)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, UploadError::SessionBusy), "{error:?}");
+        second.append(b"d".to_vec()).await.unwrap();
+        second.acknowledge().await.unwrap();
+        drop(second);
+        let third = store.resume_upload(name("repo"), &session).await.unwrap();
+        assert_eq!(third.size(), 4);
+    });
+}
+
+#[test]
 fn a_cancelled_upload_leaves_nothing() {
     on_both_drivers(|_, root| async move {
         let mut store = open(&root, false).await;
