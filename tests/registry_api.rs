@@ -390,8 +390,8 @@ fn docker_manifests_are_accepted_unless_compat_turns_them_off() {
     const DOCKER: &str = "application/vnd.docker.distribution.manifest.v2+json";
     for (allowed, expected) in [(true, 201), (false, 415)] {
         for driver in DRIVERS {
-            let (address, _root) = common::start_registry_with(driver, None, move |registry| {
-                registry.docker_manifests_allowed = allowed;
+            let (address, _root) = common::start_registry_with(driver, None, move |options| {
+                options.docker_manifests_allowed = allowed;
             });
             let mut client = Client::connect(address);
             let config = push_blob(&mut client, "docker", b"{\"os\":\"linux\"}");

@@ -122,7 +122,7 @@ pub(super) async fn delete(
     name: RepositoryName<'_>,
     digest: Digest<'_>,
 ) -> Response {
-    if !registry.deletes_allowed {
+    if !registry.options.deletes_allowed {
         return error_response_with_status(ErrorCode::Unsupported, 405, "deletes are disabled");
     }
     let _owner = registry.owner.lock().await;

@@ -58,14 +58,42 @@ fn percent_encode_query(text: &str) -> String {
     text.replace('/', "%2F")
 }
 
+/// The catalog: every core lists its own repositories after `last`; the merge of the sorted lists
+/// is the page. Each core returns at most `count` names, so a page costs the same whatever the
+/// number of repositories.
 pub(super) async fn catalog(registry: &Registry, head: &RequestHead) -> Response {
     let (count, last) = match paging(head) {
         Ok(paging) => paging,
         Err(response) => return response,
     };
-    let _owner = registry.owner.lock().await;
-    let store = registry.store.borrow();
-    let page = store.catalog_page(count, last.as_deref());
+    let mut names: Vec<String> = Vec::new();
+    let mut more = false;
+    for core in 0..registry.shards.cores() {
+        let last = last.clone();
+        let (core_names, core_more) = registry
+            .run_on_core(core, move |registry: std::rc::Rc<Registry>| {
+                Box::pin(async move {
+                    let _owner = registry.owner.lock().await;
+                    let store = registry.store.borrow();
+                    let page = store.catalog_page(count, last.as_deref());
+                    let names: Vec<String> =
+                        page.entries.iter().map(|name| name.to_string()).collect();
+                    (names, page.more)
+                })
+            })
+            .await;
+        names.extend(core_names);
+        more |= core_more;
+    }
+    names.sort_unstable();
+    if let Some(count) = count
+        && names.len() > count
+    {
+        names.truncate(count);
+        more = true;
+    }
+    let entries: Vec<&str> = names.iter().map(String::as_str).collect();
+    let page = Page { entries, more };
     let response = json_response(&json!({ "repositories": page.entries }));
     with_link(response, "/v2/_catalog", &page, count)
 }

@@ -1,10 +1,9 @@
 //! `/v2/<name>/manifests/<reference>`: put, get, head and delete.
 
-use proto::limits::MANIFEST_BYTES_MAX;
 use proto::oci::manifest::parse_manifest;
 use proto::oci::{ErrorCode, ManifestKind, Reference, RepositoryName, Tag};
 
-use crate::http::{BodyError, BodyReader, RequestHead, Response, ResponseBody};
+use crate::http::{RequestHead, Response, ResponseBody};
 use crate::registry::errors::{error_response, error_response_with_status};
 use crate::registry::{Registry, query_values};
 
@@ -43,24 +42,10 @@ pub(super) async fn get(
 pub(super) async fn put(
     registry: &Registry,
     head: &RequestHead,
-    body: &mut BodyReader<'_>,
+    bytes: Vec<u8>,
     name: RepositoryName<'_>,
     reference: Reference<'_>,
 ) -> Response {
-    let bytes = match body.read_to_end(MANIFEST_BYTES_MAX).await {
-        Ok(bytes) => bytes,
-        Err(BodyError::TooLarge) => {
-            return error_response_with_status(
-                ErrorCode::SizeInvalid,
-                413,
-                "manifest is larger than 4 MiB",
-            )
-            .closing();
-        }
-        Err(error) => {
-            return error_response(ErrorCode::ManifestInvalid, &error.to_string()).closing();
-        }
-    };
     let tag_texts = query_values(head, "tag");
     let mut tags = Vec::with_capacity(tag_texts.len());
     for text in &tag_texts {
@@ -72,7 +57,7 @@ pub(super) async fn put(
     let content_type = head
         .header("Content-Type")
         .and_then(|value| std::str::from_utf8(value).ok());
-    if !registry.docker_manifests_allowed
+    if !registry.options.docker_manifests_allowed
         && let Ok(parsed) = parse_manifest(content_type, &bytes)
         && matches!(
             parsed.kind(),
@@ -117,7 +102,7 @@ pub(super) async fn delete(
     name: RepositoryName<'_>,
     reference: Reference<'_>,
 ) -> Response {
-    if !registry.deletes_allowed {
+    if !registry.options.deletes_allowed {
         return error_response_with_status(ErrorCode::Unsupported, 405, "deletes are disabled");
     }
     let _owner = registry.owner.lock().await;

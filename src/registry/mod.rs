@@ -1,8 +1,9 @@
 //! The OCI Distribution API on one core: routes each request to the storage engine and answers
 //! with the spec's status codes, headers and error bodies.
 //!
-//! Being built (issue 4). This core owns every repository it serves; sharding repositories across
-//! cores, with requests forwarded to the owner core, comes with the multi-core runtime.
+//! Repositories are sharded across cores ([`shards`]): manifests, tags, referrers, deletes and
+//! repository creation run on the repository's owner core, forwarded there when the connection
+//! is on another; blob reads and uploads run on the connection's core.
 //!
 //! The store sits in a `RefCell` borrowed across awaits: every borrow happens under `owner`, the
 //! core's task lock, so no two tasks ever hold it at once.
@@ -13,9 +14,13 @@ mod errors;
 mod listing;
 mod lock;
 mod manifests;
+pub mod shards;
 mod uploads;
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 use proto::http1::query::percent_decode_path;
@@ -24,90 +29,101 @@ use proto::limits::REQUEST_LINE_BYTES_MAX;
 use proto::oci::{ErrorCode, Route, RouteError};
 use storage_engine::{Disk, Root, Store};
 
-use crate::http::{BodyReader, RequestHead, Response, Service};
+use crate::http::{BodyError, BodyReader, RequestHead, Response, ResponseBody, Service};
+use errors::error_response_with_status;
 pub use errors::{error_response, status_of};
 use lock::OwnerLock;
+use shards::Shards;
 
-/// What one core serves: its store, and the upload sessions its connections have open.
+/// What one core serves: the store of the repositories it owns, and the way to the others.
 #[derive(Debug)]
 pub struct Registry {
     root: Arc<Root>,
     disk: Disk,
+    shards: Shards,
     /// The store, changed only under `owner` (invariant I8: one writer per repository).
     store: RefCell<Store>,
     owner: OwnerLock,
-    /// Whether DELETE of blobs and manifests is allowed.
+    options: RegistryOptions,
+    /// This registry itself, so work meant for this core runs here rather than through the inbox.
+    me: Weak<Registry>,
+}
+
+/// What the configuration decides about the API.
+#[derive(Clone, Copy, Debug)]
+pub struct RegistryOptions {
+    /// Whether DELETE of blobs and manifests is allowed (405 otherwise).
     pub deletes_allowed: bool,
     /// Whether Docker v2 schema 2 manifests and manifest lists are accepted (zot's
     /// `http.compat: ["docker2s2"]`, on unless the config turns it off); refused with 415.
     pub docker_manifests_allowed: bool,
 }
 
-impl Registry {
-    pub fn new(store: Store) -> Registry {
-        Registry {
-            root: Arc::clone(store.root()),
-            disk: store.disk().clone(),
-            store: RefCell::new(store),
-            owner: OwnerLock::default(),
+impl Default for RegistryOptions {
+    fn default() -> RegistryOptions {
+        RegistryOptions {
             deletes_allowed: true,
             docker_manifests_allowed: true,
         }
     }
 }
 
+impl Registry {
+    /// A registry that owns every repository (one core).
+    pub fn new(store: Store, options: RegistryOptions) -> Rc<Registry> {
+        Registry::sharded(store, Shards::single(), options)
+    }
+
+    /// The registry of one core of several: `store` holds the repositories `shards` says this
+    /// core owns.
+    pub fn sharded(store: Store, shards: Shards, options: RegistryOptions) -> Rc<Registry> {
+        Rc::new_cyclic(|me| Registry {
+            root: Arc::clone(store.root()),
+            disk: store.disk().clone(),
+            shards,
+            store: RefCell::new(store),
+            owner: OwnerLock::default(),
+            options,
+            me: me.clone(),
+        })
+    }
+
+    /// Runs `work` on core `core` with its registry: here, or through that core's inbox.
+    async fn run_on_core<T, F>(&self, core: usize, work: F) -> T
+    where
+        T: Send + 'static,
+        F: FnOnce(Rc<Registry>) -> Pin<Box<dyn Future<Output = T>>> + Send + 'static,
+    {
+        if core == self.shards.core() {
+            let me = self
+                .me
+                .upgrade()
+                .expect("a registry lives in its Rc while it serves");
+            return work(me).await;
+        }
+        self.shards.run_on(core, work).await
+    }
+}
+
 impl Service for Registry {
     async fn call(&self, head: &RequestHead, body: &mut BodyReader<'_>) -> Response {
-        let mut scratch = [0u8; REQUEST_LINE_BYTES_MAX];
-        let path = match percent_decode_path(&head.path, &mut scratch) {
-            Ok(path) => path.to_owned(),
-            Err(_) => return error_response(ErrorCode::NameInvalid, "path is not valid UTF-8"),
+        let path = match decode_path(head) {
+            Ok(path) => path,
+            Err(response) => return with_version(response),
         };
-        let route = match Route::parse(&path) {
+        let route = match parse_route(&path) {
             Ok(route) => route,
-            Err(RouteError::NotFound) => return Response::new(404),
-            Err(RouteError::Name(error)) => {
-                return error_response(ErrorCode::NameInvalid, &error.to_string());
-            }
-            Err(RouteError::Reference(error)) => {
-                return error_response(ErrorCode::ManifestInvalid, &error.to_string());
-            }
-            Err(RouteError::Digest(error)) => {
-                let code = match error {
-                    proto::oci::DigestError::UnsupportedAlgorithm => ErrorCode::Unsupported,
-                    _ => ErrorCode::DigestInvalid,
-                };
-                return error_response(code, &error.to_string());
-            }
-            Err(RouteError::Session) => {
-                return error_response(ErrorCode::BlobUploadUnknown, "invalid session");
-            }
-            Err(_) => return Response::new(404),
+            Err(response) => return with_version(response),
         };
-        let method = head.method.as_str();
-        let response = match (route, method) {
+        let response = match (route, head.method.as_str()) {
             (Route::ApiVersion, "GET" | "HEAD") => Response::new(200)
                 .header("Content-Type", "application/json")
-                .body(crate::http::ResponseBody::Bytes(b"{}".to_vec())),
+                .body(ResponseBody::Bytes(b"{}".to_vec())),
             (Route::Catalog, "GET") => listing::catalog(self, head).await,
             (Route::Discover, "GET") => listing::discover(),
-            (Route::Tags { name }, "GET") => listing::tags(self, head, name).await,
-            (Route::Referrers { name, digest }, "GET") => {
-                listing::referrers(self, head, name, digest).await
-            }
-            (Route::Manifest { name, reference }, "GET" | "HEAD") => {
-                manifests::get(self, head, name, reference).await
-            }
-            (Route::Manifest { name, reference }, "PUT") => {
-                manifests::put(self, head, body, name, reference).await
-            }
-            (Route::Manifest { name, reference }, "DELETE") => {
-                manifests::delete(self, name, reference).await
-            }
             (Route::Blob { name, digest }, "GET" | "HEAD") => {
                 blobs::get(self, head, name, digest).await
             }
-            (Route::Blob { name, digest }, "DELETE") => blobs::delete(self, name, digest).await,
             (Route::UploadStart { name }, "POST") => uploads::start(self, head, body, name).await,
             (Route::Upload { name, session }, "PATCH") => {
                 uploads::patch(self, head, body, name, session).await
@@ -119,10 +135,177 @@ impl Service for Registry {
             (Route::Upload { name, session }, "DELETE") => {
                 uploads::cancel(self, name, session).await
             }
+            (Route::Manifest { name, .. }, "PUT") => match read_manifest(body).await {
+                Ok(bytes) => self.on_owner(name.as_str(), head, Some(bytes)).await,
+                Err(response) => response,
+            },
+            (Route::Manifest { name, .. }, "GET" | "HEAD" | "DELETE")
+            | (Route::Tags { name }, "GET")
+            | (Route::Referrers { name, .. }, "GET")
+            | (Route::Blob { name, .. }, "DELETE") => {
+                self.on_owner(name.as_str(), head, None).await
+            }
             _ => Response::new(405),
         };
-        response.header("Docker-Distribution-API-Version", "registry/2.0")
+        with_version(response)
     }
+}
+
+impl Registry {
+    /// Creates repository `name` on its owner core if it does not exist (a first push).
+    async fn ensure_repository(&self, name: &str) -> Result<(), Response> {
+        let name = name.to_owned();
+        let owner = self.shards.owner(&name);
+        let outcome = self
+            .run_on_core(owner, move |registry: Rc<Registry>| {
+                Box::pin(async move {
+                    let name = proto::oci::RepositoryName::parse(&name).expect("parsed before");
+                    let _owner = registry.owner.lock().await;
+                    let mut store = registry.store.borrow_mut();
+                    store
+                        .create_repository(name)
+                        .await
+                        .map(drop)
+                        .map_err(|error| (error.error_code(), error.to_string()))
+                })
+            })
+            .await;
+        outcome.map_err(|(code, message)| error_response(code, &message))
+    }
+
+    /// Runs a request about repository `name` on its owner core: here, or forwarded.
+    async fn on_owner(&self, name: &str, head: &RequestHead, body: Option<Vec<u8>>) -> Response {
+        let owner = self.shards.owner(name);
+        if owner == self.shards.core() {
+            return handle_owned(self, head, body).await;
+        }
+        let head = head.clone();
+        let forwarded = self
+            .shards
+            .run_on(owner, move |registry: Rc<Registry>| {
+                Box::pin(async move {
+                    Forwarded::from_response(handle_owned(&registry, &head, body).await)
+                })
+            })
+            .await;
+        forwarded.into_response()
+    }
+}
+
+/// The requests that run on the repository's owner core, there.
+async fn handle_owned(registry: &Registry, head: &RequestHead, body: Option<Vec<u8>>) -> Response {
+    let path = match decode_path(head) {
+        Ok(path) => path,
+        Err(response) => return response,
+    };
+    let route = match parse_route(&path) {
+        Ok(route) => route,
+        Err(response) => return response,
+    };
+    match (route, head.method.as_str()) {
+        (Route::Manifest { name, reference }, "PUT") => {
+            let bytes = body.expect("the connection's core read the manifest");
+            manifests::put(registry, head, bytes, name, reference).await
+        }
+        (Route::Manifest { name, reference }, "GET" | "HEAD") => {
+            manifests::get(registry, head, name, reference).await
+        }
+        (Route::Manifest { name, reference }, "DELETE") => {
+            manifests::delete(registry, name, reference).await
+        }
+        (Route::Tags { name }, "GET") => listing::tags(registry, head, name).await,
+        (Route::Referrers { name, digest }, "GET") => {
+            listing::referrers(registry, head, name, digest).await
+        }
+        (Route::Blob { name, digest }, "DELETE") => blobs::delete(registry, name, digest).await,
+        _ => unreachable!("only owner routes are forwarded"),
+    }
+}
+
+/// An answer made on the owner core, carried back to the connection's core. Owner routes answer
+/// with bytes, never with a file, so this is all an answer needs.
+struct Forwarded {
+    status: u16,
+    headers: Vec<(&'static str, Vec<u8>)>,
+    body: Option<Vec<u8>>,
+    head_length: Option<u64>,
+    close: bool,
+}
+
+impl Forwarded {
+    fn from_response(response: Response) -> Forwarded {
+        let (body, head_length) = match response.body {
+            ResponseBody::Empty => (None, None),
+            ResponseBody::Bytes(ref bytes) => (Some(bytes.clone()), None),
+            ResponseBody::HeadOnly { length } => (None, Some(length)),
+            ResponseBody::File { .. } | ResponseBody::FileParts { .. } => {
+                unreachable!("owner routes never answer with a file")
+            }
+        };
+        Forwarded {
+            status: response.status,
+            headers: response.headers().to_vec(),
+            body,
+            head_length,
+            close: response.close,
+        }
+    }
+
+    fn into_response(self) -> Response {
+        let mut response = Response::new(self.status);
+        for (name, value) in self.headers {
+            response = response.header(name, value);
+        }
+        response.close = self.close;
+        match (self.body, self.head_length) {
+            (Some(bytes), _) => response.body(ResponseBody::Bytes(bytes)),
+            (None, Some(length)) => response.body(ResponseBody::HeadOnly { length }),
+            (None, None) => response,
+        }
+    }
+}
+
+fn with_version(response: Response) -> Response {
+    response.header("Docker-Distribution-API-Version", "registry/2.0")
+}
+
+/// The manifest body, refused past `MANIFEST_BYTES_MAX` (413).
+async fn read_manifest(body: &mut BodyReader<'_>) -> Result<Vec<u8>, Response> {
+    match body.read_to_end(proto::limits::MANIFEST_BYTES_MAX).await {
+        Ok(bytes) => Ok(bytes),
+        Err(BodyError::TooLarge) => Err(error_response_with_status(
+            ErrorCode::SizeInvalid,
+            413,
+            "manifest is larger than 4 MiB",
+        )
+        .closing()),
+        Err(error) => Err(error_response(ErrorCode::ManifestInvalid, &error.to_string()).closing()),
+    }
+}
+
+/// The percent-decoded path.
+fn decode_path(head: &RequestHead) -> Result<String, Response> {
+    let mut scratch = [0u8; REQUEST_LINE_BYTES_MAX];
+    percent_decode_path(&head.path, &mut scratch)
+        .map(str::to_owned)
+        .map_err(|_| error_response(ErrorCode::NameInvalid, "path is not valid UTF-8"))
+}
+
+/// The route of a decoded path, or the OCI error for a path that names something invalid.
+fn parse_route(path: &str) -> Result<Route<'_>, Response> {
+    Route::parse(path).map_err(|error| match error {
+        RouteError::NotFound => Response::new(404),
+        RouteError::Name(error) => error_response(ErrorCode::NameInvalid, &error.to_string()),
+        RouteError::Reference(error) => {
+            error_response(ErrorCode::ManifestInvalid, &error.to_string())
+        }
+        RouteError::Digest(proto::oci::DigestError::UnsupportedAlgorithm) => {
+            error_response(ErrorCode::Unsupported, "digest algorithm is not supported")
+        }
+        RouteError::Digest(error) => error_response(ErrorCode::DigestInvalid, &error.to_string()),
+        RouteError::Session => error_response(ErrorCode::BlobUploadUnknown, "invalid session"),
+        _ => Response::new(404),
+    })
 }
 
 /// The decoded value of the first `key=` pair of the query.

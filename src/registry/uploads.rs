@@ -25,12 +25,8 @@ pub(super) async fn start(
     if let Some(mounted) = mount(registry, head, name).await {
         return mounted;
     }
-    {
-        let _owner = registry.owner.lock().await;
-        let mut store = registry.store.borrow_mut();
-        if let Err(error) = store.create_repository(name).await {
-            return error_response(error.error_code(), &error.to_string());
-        }
+    if let Err(response) = registry.ensure_repository(name.as_str()).await {
+        return response;
     }
     let resumable = if digest.is_some() {
         Resumable::No
@@ -63,22 +59,39 @@ pub(super) async fn start(
 }
 
 /// `?mount=<digest>&from=<repository>`: 201 when the blob could be linked, `None` to go on with
-/// a normal session (the spec's answer when the source does not have it).
+/// a normal session (the spec's answer when the source does not have it). Runs on the target
+/// repository's owner core, which may create the repository.
 async fn mount(
     registry: &Registry,
     head: &RequestHead,
     name: RepositoryName<'_>,
 ) -> Option<Response> {
     let digest_text = query_value(head, "mount")?;
-    let digest = Digest::parse(&digest_text).ok()?;
+    Digest::parse(&digest_text).ok()?;
     let from_text = query_value(head, "from")?;
-    let from = RepositoryName::parse(&from_text).ok()?;
-    let _owner = registry.owner.lock().await;
-    let mut store = registry.store.borrow_mut();
-    match store.mount_blob(name, from, digest).await {
-        Ok(Some(committed)) => Some(created(name, committed.digest.as_str())),
+    RepositoryName::parse(&from_text).ok()?;
+    let name_text = name.as_str().to_owned();
+    let owner = registry.shards.owner(&name_text);
+    let outcome = registry
+        .run_on_core(owner, move |registry: std::rc::Rc<Registry>| {
+            Box::pin(async move {
+                let name = RepositoryName::parse(&name_text).expect("parsed before");
+                let from = RepositoryName::parse(&from_text).expect("parsed before");
+                let digest = Digest::parse(&digest_text).expect("parsed before");
+                let _owner = registry.owner.lock().await;
+                let mut store = registry.store.borrow_mut();
+                match store.mount_blob(name, from, digest).await {
+                    Ok(Some(committed)) => Ok(Some(committed.digest.as_str().to_owned())),
+                    Ok(None) => Ok(None),
+                    Err(error) => Err((error.error_code(), error.to_string())),
+                }
+            })
+        })
+        .await;
+    match outcome {
+        Ok(Some(digest)) => Some(created(name, &digest)),
         Ok(None) => None,
-        Err(error) => Some(error_response(error.error_code(), &error.to_string())),
+        Err((code, message)) => Some(error_response(code, &message)),
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use storage_engine::{Disk, Store, StoreConfig};
 use zot::http::serve_connection;
-use zot::registry::Registry;
+use zot::registry::{Registry, RegistryOptions};
 
 /// Each test server gets its own root folder.
 static SERVERS: AtomicUsize = AtomicUsize::new(0);
@@ -59,7 +59,7 @@ pub fn start_registry(driver: &'static str, root: Option<PathBuf>) -> (SocketAdd
 pub fn start_registry_with(
     driver: &'static str,
     root: Option<PathBuf>,
-    configure: impl FnOnce(&mut Registry) + Send + 'static,
+    configure: impl FnOnce(&mut RegistryOptions) + Send + 'static,
 ) -> (SocketAddr, RootGuard) {
     let folder = root.unwrap_or_else(|| {
         std::env::temp_dir().join(format!(
@@ -74,9 +74,9 @@ pub fn start_registry_with(
         let store = Store::open(StoreConfig::new(&folder), Disk::new())
             .await
             .unwrap();
-        let mut registry = Registry::new(store);
-        configure(&mut registry);
-        let registry = std::rc::Rc::new(registry);
+        let mut options = RegistryOptions::default();
+        configure(&mut options);
+        let registry = Registry::new(store, options);
         let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
         sender.send(listener.local_addr().unwrap()).unwrap();
         loop {
