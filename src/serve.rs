@@ -1,21 +1,110 @@
-//! PLACEHOLDER for the registry server loop (issue 4, "Runtime" and "The API"), which is being
-//! built elsewhere. Until it lands, `zot serve` validates its config and then stops here with an
-//! error, so no one mistakes this build for a working registry.
+//! `zot serve`: the registry on every core. Opens each core's share of the storage root, serves
+//! the distribution API on one listener per core, and stops cleanly on SIGTERM or SIGINT.
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
+use std::sync::Mutex;
 
-use crate::config::Config;
+use storage_engine::{Disk, Store, StoreConfig};
 
-/// Exit status of `zot serve` while the server is not built.
-pub const EXIT_CODE_NOT_BUILT: u8 = 2;
+use crate::config::{Config, Driver};
+use crate::http::serve_connection;
+use crate::limits::CONNECTION_IDLE_TIMEOUT;
+use crate::registry::shards::{Shards, serve_inbox};
+use crate::registry::{Registry, RegistryOptions};
+use crate::runtime::{DriverChoice, RuntimeConfig, Server, StartError};
 
-/// Runs the registry on `config` until it is told to stop, and returns the process exit status.
-///
-/// PLACEHOLDER: the server is not built yet. This says so on stderr and fails with exit status
-/// [`EXIT_CODE_NOT_BUILT`] instead of pretending to serve.
+/// Exit status when the server cannot start or fails while running.
+pub const EXIT_CODE_FAILED: u8 = 1;
+
+/// Runs the registry on `config` until it is told to stop, and returns the process exit status:
+/// 0 after a clean shutdown.
 pub fn run(config: Config) -> ExitCode {
-    // The config is taken by value because the real server will own it; nothing reads it yet.
-    drop(config);
-    eprintln!("zot serve: the server is not built yet (issue 4)");
-    ExitCode::from(EXIT_CODE_NOT_BUILT)
+    match serve(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("zot serve: {message}");
+            ExitCode::from(EXIT_CODE_FAILED)
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    let listen = resolve(&config.http.address, config.http.port)?;
+    if !config.storage.sub_paths.is_empty() {
+        eprintln!(
+            "zot serve: warning: storage.subPaths is not served by this build yet; every repository goes to storage.rootDirectory"
+        );
+    }
+    let mut runtime = RuntimeConfig::new(listen);
+    runtime.threads = config.runtime.threads.get();
+    runtime.driver = match config.runtime.driver {
+        Driver::Auto => DriverChoice::Auto,
+        Driver::IoUring => DriverChoice::IoUring,
+        Driver::Legacy => DriverChoice::Legacy,
+    };
+    let server = Server::bind(runtime).map_err(|error| error.to_string())?;
+    // Tests and scripts read this line to learn the port when the config asks for port 0.
+    eprintln!("zot serve: listening on {}", server.local_addr());
+    let mut store_config = StoreConfig::new(&config.storage.root_directory);
+    store_config.dedupe = config.storage.dedupe;
+    let options = RegistryOptions {
+        deletes_allowed: true,
+        docker_manifests_allowed: config.http.accepts_docker_manifests(),
+    };
+    let cores = config.runtime.threads.get();
+    let (shards, inboxes) = Shards::new(cores);
+    let inboxes: Mutex<Vec<_>> = Mutex::new(inboxes.into_iter().map(Some).collect());
+    let report = server
+        .run(|core| {
+            let store_config = store_config.clone();
+            let shards = shards.for_core(core.index());
+            let inbox = inboxes.lock().expect("no core panicked holding it")[core.index()]
+                .take()
+                .expect("each core takes its own inbox once");
+            async move {
+                let index = core.index();
+                let owner_shards = shards.clone();
+                let owns = move |name: &str| owner_shards.owner(name) == index;
+                let store = Store::open_owned(store_config, Disk::new(), &owns)
+                    .await
+                    .map_err(|error| -> StartError { error.to_string().into() })?;
+                for damaged in store.damaged() {
+                    eprintln!("zot serve: warning: repository left out: {damaged}");
+                }
+                eprintln!(
+                    "zot serve: core {} runs {} with {} repositories",
+                    core.index(),
+                    core.driver(),
+                    store.repository_count()
+                );
+                let registry = Registry::sharded(store, shards, options);
+                monoio::spawn(serve_inbox(registry.clone(), inbox));
+                let draining = core.draining().clone();
+                Ok(move |stream, _peer| {
+                    let registry = registry.clone();
+                    let draining = draining.clone();
+                    async move {
+                        serve_connection(stream, &*registry, CONNECTION_IDLE_TIMEOUT, &draining)
+                            .await;
+                    }
+                })
+            }
+        })
+        .map_err(|error| error.to_string())?;
+    eprintln!(
+        "zot serve: stopped ({} connections cut at the end of the grace period)",
+        report.connections_cut
+    );
+    Ok(())
+}
+
+/// The socket address of `http.address` and `http.port` (a name like `localhost` resolves to its
+/// first address).
+fn resolve(address: &str, port: u16) -> Result<SocketAddr, String> {
+    (address, port)
+        .to_socket_addrs()
+        .map_err(|error| format!("http.address: cannot resolve {address:?}: {error}"))?
+        .next()
+        .ok_or_else(|| format!("http.address: {address:?} resolves to no address"))
 }

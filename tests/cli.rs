@@ -201,20 +201,6 @@ fn serve_says_the_same_as_verify_about_a_bad_config() {
 }
 
 #[test]
-fn serve_is_not_built_yet_and_says_so() {
-    let output = zot(&[
-        "serve",
-        example("config-minimal.json").to_str().expect("UTF-8 path"),
-    ]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        text(&output.stderr).contains("the server is not built yet"),
-        "{}",
-        text(&output.stderr)
-    );
-}
-
-#[test]
 fn version_prints_the_package_version() {
     for flag in ["--version", "-v"] {
         let output = zot(&[flag]);

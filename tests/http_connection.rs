@@ -117,7 +117,7 @@ fn start(driver: &'static str, blob: &[u8]) -> (SocketAddr, RootGuard) {
                 let (stream, _) = listener.accept().await.unwrap();
                 let service = std::rc::Rc::clone(&service);
                 monoio::spawn(async move {
-                    serve_connection(stream, &*service, IDLE, &|| false).await;
+                    serve_connection(stream, &*service, IDLE, &zot::runtime::Draining::new()).await;
                 });
             }
         };

@@ -13,14 +13,16 @@ use crate::http::body::{BodyReader, fill};
 use crate::http::request::RequestHead;
 use crate::http::response::{Response, write_response};
 use crate::limits::{CONNECTION_DRAIN_BYTES_MAX, CONNECTION_READ_BYTES, CONNECTION_REQUESTS_MAX};
+use crate::runtime::Draining;
 
 /// Serves requests on `stream` until the client closes it, an error closes it, it sits idle for
-/// `idle_timeout` between bytes, or `draining()` says the server is stopping.
+/// `idle_timeout` between bytes, or the server drains: then a connection waiting for its next
+/// request closes at once, and one in the middle of a request finishes it first.
 pub async fn serve_connection<S: Service>(
     mut stream: TcpStream,
     service: &S,
     idle_timeout: Duration,
-    draining: &dyn Fn() -> bool,
+    draining: &Draining,
 ) {
     let mut buffer: Vec<u8> = Vec::with_capacity(CONNECTION_READ_BYTES);
     let mut start = 0usize;
@@ -49,11 +51,17 @@ pub async fn serve_connection<S: Service>(
                     }
                 }
             }
-            // A client that closes or idles between requests just ends the connection.
-            if fill(&mut stream, &mut buffer, &mut start, idle_timeout)
-                .await
-                .is_err()
-            {
+            // A client that closes or idles between requests just ends the connection, and so
+            // does a drain that finds no byte of a next request.
+            let filled = if buffer.is_empty() {
+                monoio::select! {
+                    filled = fill(&mut stream, &mut buffer, &mut start, idle_timeout) => filled,
+                    () = draining.wait() => return,
+                }
+            } else {
+                fill(&mut stream, &mut buffer, &mut start, idle_timeout).await
+            };
+            if filled.is_err() {
                 return;
             }
         };
@@ -79,7 +87,8 @@ pub async fn serve_connection<S: Service>(
         } else {
             response
         };
-        let keep_alive = head.framing.keep_alive && body_clean && !response.close && !draining();
+        let keep_alive =
+            head.framing.keep_alive && body_clean && !response.close && !draining.is_draining();
         if write_response(&mut stream, &mut date, response, keep_alive)
             .await
             .is_err()

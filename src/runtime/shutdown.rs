@@ -117,8 +117,16 @@ impl fmt::Debug for Draining {
     }
 }
 
+impl Default for Draining {
+    fn default() -> Draining {
+        Draining::new()
+    }
+}
+
 impl Draining {
-    pub(crate) fn new() -> Draining {
+    /// A core's drain signal, not started. The runtime makes one per core; a test serving
+    /// connections without the runtime uses one that never starts.
+    pub fn new() -> Draining {
         let state = DrainingState {
             started: Cell::new(false),
             waiters: RefCell::new(BTreeMap::new()),

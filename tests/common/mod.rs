@@ -83,7 +83,13 @@ pub fn start_registry_with(
             let (stream, _) = listener.accept().await.unwrap();
             let registry = std::rc::Rc::clone(&registry);
             monoio::spawn(async move {
-                serve_connection(stream, &*registry, Duration::from_secs(30), &|| false).await;
+                serve_connection(
+                    stream,
+                    &*registry,
+                    Duration::from_secs(30),
+                    &zot::runtime::Draining::new(),
+                )
+                .await;
             });
         }
     });

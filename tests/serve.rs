@@ -1,0 +1,235 @@
+//! `zot serve` as a user runs it: the real binary with a zot config, on a free loopback port,
+//! several cores, each driver; pushes and pulls over many connections (so requests land on
+//! cores that do not own the repository), then SIGTERM and a clean exit.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{Client, RootGuard, sha256};
+
+struct Served {
+    child: Child,
+    address: SocketAddr,
+    stderr: std::sync::mpsc::Receiver<String>,
+    _root: RootGuard,
+}
+
+/// Starts `zot serve` on a config asking for port 0, `threads` cores and `driver`.
+fn serve(driver: &str, threads: usize, root: Option<std::path::PathBuf>) -> Served {
+    let folder = std::env::temp_dir().join(format!(
+        "zot-serve-{driver}-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&folder).unwrap();
+    let root = root.unwrap_or_else(|| folder.join("data"));
+    let config = folder.join("config.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"distSpecVersion":"1.1.1","storage":{{"rootDirectory":{root:?}}},"http":{{"address":"127.0.0.1","port":"0"}},"log":{{"level":"info"}},"runtime":{{"threads":{threads},"driver":"{driver}"}}}}"#
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zot"))
+        .args(["serve", config.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut address = None;
+    let mut seen = Vec::new();
+    while address.is_none() {
+        let line = receiver
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("zot serve did not start: {seen:?}"));
+        if let Some(text) = line.strip_prefix("zot serve: listening on ") {
+            address = Some(text.parse().unwrap());
+        }
+        seen.push(line);
+    }
+    Served {
+        child,
+        address: address.unwrap(),
+        stderr: receiver,
+        _root: RootGuard(folder),
+    }
+}
+
+/// A name part unique within this test run.
+fn rand_suffix() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// Waits until every core says it serves; returns those lines.
+fn core_lines(served: &Served, threads: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    while lines.len() < threads {
+        let line = served
+            .stderr
+            .recv_timeout(Duration::from_secs(20))
+            .expect("core start lines");
+        if line.contains(" core ") {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+/// SIGTERM, then a clean exit well within the grace period: idle keep-alive connections (the
+/// callers may hold some) close at once instead of waiting it out.
+fn stop(mut served: Served) {
+    let started = std::time::Instant::now();
+    // SAFETY: kill(2) with a process id we spawned and a valid signal; no memory involved.
+    let result = unsafe { libc::kill(served.child.id() as i32, libc::SIGTERM) };
+    assert_eq!(result, 0);
+    let status = served.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "zot serve exits 0 after SIGTERM");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopping took {:?}",
+        started.elapsed()
+    );
+}
+
+fn push_image(address: SocketAddr, repository: &str) -> (String, Vec<u8>) {
+    // Each step on a new connection, so the kernel spreads them over the cores.
+    let config = format!(r#"{{"architecture":"amd64","os":"linux","repository":"{repository}"}}"#);
+    let layer = format!("layer of {repository}").repeat(1000).into_bytes();
+    let mut digests = Vec::new();
+    for blob in [config.as_bytes(), layer.as_slice()] {
+        let mut client = Client::connect(address);
+        let reply = client.send(
+            "POST",
+            &format!("/v2/{repository}/blobs/uploads/"),
+            &[],
+            b"",
+        );
+        assert_eq!(
+            reply.status,
+            202,
+            "{:?}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let location = reply.header("Location").unwrap().to_owned();
+        let mut client = Client::connect(address);
+        let reply = client.send("PATCH", &location, &[], blob);
+        assert_eq!(reply.status, 202);
+        let digest = sha256(blob);
+        let mut client = Client::connect(address);
+        let reply = client.send("PUT", &format!("{location}?digest={digest}"), &[], b"");
+        assert_eq!(
+            reply.status,
+            201,
+            "{:?}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        digests.push((digest, blob.len()));
+    }
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":{}}}]}}"#,
+        digests[0].0, digests[0].1, digests[1].0, digests[1].1
+    )
+    .into_bytes();
+    let mut client = Client::connect(address);
+    let reply = client.send(
+        "PUT",
+        &format!("/v2/{repository}/manifests/latest"),
+        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+        &manifest,
+    );
+    assert_eq!(
+        reply.status,
+        201,
+        "{:?}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    (sha256(&manifest), layer)
+}
+
+#[test]
+fn serves_on_every_core_with_each_driver_and_stops_cleanly() {
+    for driver in ["io_uring", "legacy"] {
+        let served = serve(driver, 2, None);
+        let lines = core_lines(&served, 2);
+        let expected = if driver == "io_uring" {
+            "io_uring"
+        } else {
+            "legacy"
+        };
+        assert!(
+            lines.iter().all(|line| line.contains(expected)),
+            "{lines:?}"
+        );
+        let repositories: Vec<String> = (0..6).map(|index| format!("team/app{index}")).collect();
+        let mut pushed = Vec::new();
+        for repository in &repositories {
+            pushed.push(push_image(served.address, repository));
+        }
+        for (repository, (digest, layer)) in repositories.iter().zip(&pushed) {
+            for _ in 0..2 {
+                let mut client = Client::connect(served.address);
+                let reply = client.get(&format!("/v2/{repository}/manifests/latest"));
+                assert_eq!(reply.status, 200);
+                assert_eq!(sha256(&reply.body), *digest);
+                let reply = client.get(&format!("/v2/{repository}/blobs/{}", sha256(layer)));
+                assert!(reply.status == 200 && reply.body == *layer);
+                let reply = client.get(&format!("/v2/{repository}/tags/list"));
+                assert_eq!(reply.json()["tags"], serde_json::json!(["latest"]));
+            }
+        }
+        // The catalog merges every core's repositories, in order, with paging.
+        let mut client = Client::connect(served.address);
+        let reply = client.get("/v2/_catalog");
+        assert_eq!(
+            reply.json()["repositories"],
+            serde_json::json!(repositories)
+        );
+        let reply = client.get("/v2/_catalog?n=4");
+        assert_eq!(
+            reply.json()["repositories"],
+            serde_json::json!(repositories[..4])
+        );
+        assert_eq!(
+            reply.header("Link"),
+            Some("</v2/_catalog?last=team%2Fapp3&n=4>; rel=\"next\"")
+        );
+        // `client` stays connected, idle, while the server stops.
+        stop(served);
+        drop(client);
+    }
+}
+
+#[test]
+fn a_restarted_server_serves_what_it_stored_on_other_cores() {
+    let folder = std::env::temp_dir().join(format!("zot-serve-restart-{}", rand_suffix()));
+    let root = folder.join("data");
+    let _guard = RootGuard(folder);
+    let served = serve("auto", 2, Some(root.clone()));
+    let (digest, _) = push_image(served.address, "kept/app");
+    stop(served);
+    // Three cores now: ownership is recomputed, nothing on disk depends on it.
+    let served = serve("auto", 3, Some(root));
+    let mut client = Client::connect(served.address);
+    let reply = client.get("/v2/kept/app/manifests/latest");
+    assert_eq!((reply.status, sha256(&reply.body)), (200, digest));
+    stop(served);
+}
