@@ -37,7 +37,11 @@ fn main() -> ExitCode {
     let command = Command::parse();
     let mut stderr = std::io::stderr().lock();
     match command.action {
-        Action::Serve { config: None } => zot::serve::run(Config::embedded_default()),
+        Action::Serve { config: None } => {
+            // The cores print their start-up lines: stderr must not stay locked here.
+            drop(stderr);
+            zot::serve::run(Config::embedded_default())
+        }
         Action::Serve { config: Some(file) } => {
             match config::load_reporting("zot serve", &file, &mut stderr) {
                 Some(config) => {

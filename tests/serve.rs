@@ -233,3 +233,38 @@ fn a_restarted_server_serves_what_it_stored_on_other_cores() {
     assert_eq!((reply.status, sha256(&reply.body)), (200, digest));
     stop(served);
 }
+
+#[test]
+fn with_no_config_it_serves_the_embedded_default() {
+    // 127.0.0.1:5000 with storage in ./zot-data, as the README's first command runs it.
+    let folder = std::env::temp_dir().join(format!("zot-serve-default-{}", rand_suffix()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let _guard = RootGuard(folder.clone());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zot"))
+        .arg("serve")
+        .current_dir(&folder)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = stderr.lines();
+    let first = lines.next().unwrap().unwrap();
+    assert_eq!(first, "zot serve: listening on 127.0.0.1:5000");
+    // Every core reports in before it serves.
+    let cores = std::thread::available_parallelism().unwrap().get();
+    for _ in 0..cores {
+        let line = lines.next().unwrap().unwrap();
+        assert!(line.contains(" core "), "{line}");
+    }
+    let mut client = Client::connect("127.0.0.1:5000".parse().unwrap());
+    assert_eq!(client.get("/v2/").status, 200);
+    drop(client);
+    assert!(folder.join("zot-data").is_dir());
+    let served = Served {
+        child,
+        address: "127.0.0.1:5000".parse().unwrap(),
+        stderr: std::sync::mpsc::channel().1,
+        _root: RootGuard(folder.join("unused")),
+    };
+    stop(served);
+}
