@@ -21,6 +21,11 @@ pub const CONNECTION_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// (an error before an upload, say). Past this the connection closes instead.
 pub const CONNECTION_DRAIN_BYTES_MAX: u64 = 1 << 20;
 
+/// A request's first bytes are parsed on every read up to this many, so that a stream that
+/// cannot be HTTP (a TLS handshake on this plain port) is refused at once; past it, only when the
+/// head is complete, which keeps a byte-at-a-time client linear.
+pub const HEAD_EARLY_PARSE_BYTES_MAX: usize = 1024;
+
 /// Bodies up to this size are written in one system call with their head.
 pub const RESPONSE_COALESCE_BYTES_MAX: usize = 16 * 1024;
 

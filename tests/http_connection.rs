@@ -340,6 +340,25 @@ fn malformed_heads_get_their_status_and_close() {
 }
 
 #[test]
+fn a_tls_handshake_on_the_plain_port_is_refused_at_once() {
+    on_both_drivers(|address, _| {
+        let mut stream = connect(address);
+        // The start of a TLS ClientHello: a handshake record, no line ending anywhere.
+        stream
+            .write_all(&[
+                0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+            ])
+            .unwrap();
+        let started = std::time::Instant::now();
+        let (status, headers, _) = read_response(&mut stream);
+        assert_eq!(status, 400);
+        assert_eq!(header(&headers, "connection"), Some("close"));
+        assert!(started.elapsed() < IDLE, "answered before any timeout");
+        assert_closed(&mut stream);
+    });
+}
+
+#[test]
 fn idle_connections_close_but_slow_bodies_that_keep_coming_do_not() {
     on_both_drivers(|address, _| {
         // Idle between requests: closed after the timeout.

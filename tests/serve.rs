@@ -268,3 +268,106 @@ fn with_no_config_it_serves_the_embedded_default() {
     };
     stop(served);
 }
+
+/// Runs skopeo with `arguments`; a missing skopeo fails the test (scripts/test installs it).
+fn skopeo(arguments: &[&str]) -> String {
+    let output = Command::new("skopeo")
+        .args(arguments)
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("skopeo is not installed ({error}); scripts/test installs it, and this test never skips")
+        });
+    assert!(
+        output.status.success(),
+        "skopeo {arguments:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Writes an OCI layout with one real image (a gzip tar layer, a config naming its diff id)
+/// tagged `tag`; returns the manifest's and the layer's digests.
+fn write_layout(folder: &std::path::Path, tag: &str) -> (String, String) {
+    use storage_engine::zot_fixture::{gzip_stored, tar_archive};
+    let blobs = folder.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let digest = sha256(bytes);
+        std::fs::write(blobs.join(&digest[7..]), bytes).unwrap();
+        digest
+    };
+    let tar = tar_archive(&[("hello.txt", b"hello from zot for rust\n".as_slice())]);
+    let layer_bytes = gzip_stored(&tar);
+    let layer = put(&layer_bytes);
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}"]}},"config":{{}}}}"#,
+        sha256(&tar)
+    );
+    let config_digest = put(config.as_bytes());
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer}","size":{}}}]}}"#,
+        config.len(),
+        layer_bytes.len()
+    );
+    let manifest_digest = put(manifest.as_bytes());
+    std::fs::write(
+        folder.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("index.json"),
+        format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{manifest_digest}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"{tag}"}}}}]}}"#,
+            manifest.len()
+        ),
+    )
+    .unwrap();
+    (manifest_digest, layer)
+}
+
+#[test]
+fn skopeo_pushes_inspects_lists_pulls_and_deletes() {
+    for driver in ["io_uring", "legacy"] {
+        let served = serve(driver, 2, None);
+        let work = served._root.0.join("skopeo");
+        let source = work.join("source");
+        let (manifest, layer) = write_layout(&source, "v1");
+        let registry = format!("docker://{}/demo/app", served.address);
+        skopeo(&[
+            "copy",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:v1", source.display()),
+            &format!("{registry}:v1"),
+        ]);
+        let inspected: serde_json::Value = serde_json::from_str(&skopeo(&[
+            "inspect",
+            "--tls-verify=false",
+            &format!("{registry}:v1"),
+        ]))
+        .unwrap();
+        assert_eq!(inspected["Digest"], manifest);
+        assert_eq!(inspected["Layers"], serde_json::json!([layer]));
+        let tags: serde_json::Value =
+            serde_json::from_str(&skopeo(&["list-tags", "--tls-verify=false", &registry])).unwrap();
+        assert_eq!(tags["Tags"], serde_json::json!(["v1"]));
+        // Back out into a new layout: the same manifest and layer, byte for byte.
+        let back = work.join("back");
+        skopeo(&[
+            "copy",
+            "--src-tls-verify=false",
+            &format!("{registry}:v1"),
+            &format!("oci:{}:v1", back.display()),
+        ]);
+        for digest in [&manifest, &layer] {
+            let copied = std::fs::read(back.join("blobs/sha256").join(&digest[7..])).unwrap();
+            assert_eq!(sha256(&copied), *digest);
+        }
+        skopeo(&["delete", "--tls-verify=false", &format!("{registry}:v1")]);
+        let mut client = Client::connect(served.address);
+        let reply = client.get("/v2/demo/app/tags/list");
+        assert_eq!(reply.json()["tags"], serde_json::json!([]));
+        drop(client);
+        stop(served);
+    }
+}

@@ -12,7 +12,10 @@ use crate::http::Service;
 use crate::http::body::{BodyReader, fill};
 use crate::http::request::RequestHead;
 use crate::http::response::{Response, write_response};
-use crate::limits::{CONNECTION_DRAIN_BYTES_MAX, CONNECTION_READ_BYTES, CONNECTION_REQUESTS_MAX};
+use crate::limits::{
+    CONNECTION_DRAIN_BYTES_MAX, CONNECTION_READ_BYTES, CONNECTION_REQUESTS_MAX,
+    HEAD_EARLY_PARSE_BYTES_MAX,
+};
 use crate::runtime::Draining;
 
 /// Serves requests on `stream` until the client closes it, an error closes it, it sits idle for
@@ -36,7 +39,12 @@ pub async fn serve_connection<S: Service>(
         }
         scanner.reset();
         let head = loop {
-            if scanner.is_ready(&buffer) {
+            // The scanner finds the end of a head without parsing it; a short start is parsed
+            // anyway, so that bytes that cannot begin a request (a TLS ClientHello sent to this
+            // plain-HTTP port) get their 400 at once instead of waiting for a blank line that
+            // never comes. Bounded, so a slow client still costs linear work.
+            let ready = scanner.is_ready(&buffer) || buffer.len() <= HEAD_EARLY_PARSE_BYTES_MAX;
+            if ready && !buffer.is_empty() {
                 let mut headers = [Header::EMPTY; HEADER_COUNT_MAX];
                 match parse_request(&buffer, &mut headers) {
                     Ok(Status::Complete((request, consumed))) => {

@@ -495,3 +495,76 @@ fn uuid_v4(hex: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+// ---- Real layer content, for clients that look inside layers (skopeo, podman) ----
+
+/// A POSIX ustar archive of regular files, each `(path, content)`, ended by two zero blocks.
+pub fn tar_archive(files: &[(&str, &[u8])]) -> Vec<u8> {
+    const BLOCK: usize = 512;
+    let mut archive = Vec::new();
+    for (path, content) in files {
+        assert!(path.len() < 100, "ustar names hold 99 bytes: {path}");
+        let mut header = [0u8; BLOCK];
+        let mut field = |offset: usize, value: &[u8]| {
+            header[offset..offset + value.len()].copy_from_slice(value);
+        };
+        field(0, path.as_bytes());
+        field(100, b"0000644\0");
+        field(108, b"0000000\0");
+        field(116, b"0000000\0");
+        field(124, format!("{:011o}\0", content.len()).as_bytes());
+        field(136, format!("{:011o}\0", 1_700_000_000u64).as_bytes());
+        field(156, b"0");
+        field(257, b"ustar\0");
+        field(263, b"00");
+        // The checksum is the byte sum of the header with its own field read as spaces.
+        field(148, b"        ");
+        let checksum: u32 = header.iter().map(|byte| u32::from(*byte)).sum();
+        header[148..156].copy_from_slice(format!("{checksum:06o}\0 ").as_bytes());
+        archive.extend_from_slice(&header);
+        archive.extend_from_slice(content);
+        archive.resize(archive.len().next_multiple_of(BLOCK), 0);
+    }
+    archive.resize(archive.len() + 2 * BLOCK, 0);
+    archive
+}
+
+/// The CRC-32 (IEEE) gzip's trailer carries, computed bit by bit.
+fn crc32_ieee(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for byte in data {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A gzip member holding `data` in stored (uncompressed) deflate blocks: a valid gzip stream
+/// that any reader inflates, without a compressor among the dependencies.
+pub fn gzip_stored(data: &[u8]) -> Vec<u8> {
+    const STORED_BLOCK_BYTES_MAX: usize = 65_535;
+    let mut stream = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+    let blocks: Vec<&[u8]> = if data.is_empty() {
+        vec![&[][..]]
+    } else {
+        data.chunks(STORED_BLOCK_BYTES_MAX).collect()
+    };
+    let block_count = blocks.len();
+    for (position, block) in blocks.into_iter().enumerate() {
+        let last = u8::from(position + 1 == block_count);
+        let length = u16::try_from(block.len()).expect("chunked to fit");
+        stream.push(last);
+        stream.extend_from_slice(&length.to_le_bytes());
+        stream.extend_from_slice(&(!length).to_le_bytes());
+        stream.extend_from_slice(block);
+    }
+    stream.extend_from_slice(&crc32_ieee(data).to_le_bytes());
+    stream.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    stream
+}

@@ -18,6 +18,7 @@ use proto::oci::{Algorithm, Digest, Reference, RepositoryName, Tag};
 use serde_json::{Value, json};
 use storage_engine::hasher::digest_of;
 use storage_engine::invariants::{CheckOptions, check_root};
+use storage_engine::zot_fixture::{gzip_stored, tar_archive};
 use storage_engine::{BlobFile, Disk, Resumable, Store, StoreConfig};
 
 /// The annotation an OCI layout's `index.json` names tags with.
@@ -71,77 +72,6 @@ fn oci(folder: &Path, tag: &str) -> String {
 
 // ---- Real layer content --------------------------------------------------------------------
 
-/// A POSIX ustar archive of regular files, each `(path, content)`, ended by two zero blocks.
-fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
-    const BLOCK: usize = 512;
-    let mut archive = Vec::new();
-    for (path, content) in files {
-        assert!(path.len() < 100, "ustar names hold 99 bytes: {path}");
-        let mut header = [0u8; BLOCK];
-        let mut field = |offset: usize, value: &[u8]| {
-            header[offset..offset + value.len()].copy_from_slice(value);
-        };
-        field(0, path.as_bytes());
-        field(100, b"0000644\0");
-        field(108, b"0000000\0");
-        field(116, b"0000000\0");
-        field(124, format!("{:011o}\0", content.len()).as_bytes());
-        field(136, format!("{:011o}\0", 1_700_000_000u64).as_bytes());
-        field(156, b"0");
-        field(257, b"ustar\0");
-        field(263, b"00");
-        // The checksum is the byte sum of the header with its own field read as spaces.
-        field(148, b"        ");
-        let checksum: u32 = header.iter().map(|byte| u32::from(*byte)).sum();
-        header[148..156].copy_from_slice(format!("{checksum:06o}\0 ").as_bytes());
-        archive.extend_from_slice(&header);
-        archive.extend_from_slice(content);
-        archive.resize(archive.len().next_multiple_of(BLOCK), 0);
-    }
-    archive.resize(archive.len() + 2 * BLOCK, 0);
-    archive
-}
-
-/// The CRC-32 (IEEE) gzip's trailer carries, computed bit by bit.
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for byte in data {
-        crc ^= u32::from(*byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// A gzip member holding `data` in stored (uncompressed) deflate blocks: a valid gzip stream
-/// that any reader inflates, without a compressor among the dependencies.
-fn gzip(data: &[u8]) -> Vec<u8> {
-    const STORED_BLOCK_BYTES_MAX: usize = 65_535;
-    let mut stream = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
-    let blocks: Vec<&[u8]> = if data.is_empty() {
-        vec![&[][..]]
-    } else {
-        data.chunks(STORED_BLOCK_BYTES_MAX).collect()
-    };
-    let block_count = blocks.len();
-    for (position, block) in blocks.into_iter().enumerate() {
-        let last = u8::from(position + 1 == block_count);
-        let length = u16::try_from(block.len()).expect("chunked to fit");
-        stream.push(last);
-        stream.extend_from_slice(&length.to_le_bytes());
-        stream.extend_from_slice(&(!length).to_le_bytes());
-        stream.extend_from_slice(block);
-    }
-    stream.extend_from_slice(&crc32(data).to_le_bytes());
-    stream.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    stream
-}
-
 fn sha256(content: &[u8]) -> String {
     digest_of(Algorithm::Sha256, content).as_str().to_owned()
 }
@@ -168,14 +98,14 @@ impl Image {
     /// plain tar layer on its way into an `oci:` layout, which would change the digests this
     /// test compares byte for byte.
     fn new(architecture: &str, seed: u64) -> Image {
-        let base = tar(&[
+        let base = tar_archive(&[
             ("etc/hostname", b"app\n"),
             ("app/data.bin", &bytes(seed, 150_000)),
         ]);
-        let top = tar(&[("app/architecture", architecture.as_bytes())]);
+        let top = tar_archive(&[("app/architecture", architecture.as_bytes())]);
         let layers = vec![
-            (OCI_LAYER_TAR_GZIP, gzip(&base)),
-            (OCI_LAYER_TAR_GZIP, gzip(&top)),
+            (OCI_LAYER_TAR_GZIP, gzip_stored(&base)),
+            (OCI_LAYER_TAR_GZIP, gzip_stored(&top)),
         ];
         let config = serde_json::to_vec(&json!({
             "architecture": architecture,
