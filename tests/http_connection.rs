@@ -2,6 +2,8 @@
 //! and pipelining, Content-Length and chunked bodies, 100 Continue, malformed requests, the idle
 //! timeout, and blob bodies sent with sendfile.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
@@ -92,47 +94,32 @@ fn start(driver: &'static str, blob: &[u8]) -> (SocketAddr, RootGuard) {
         SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     let guard = RootGuard(folder.clone());
-    std::thread::spawn(move || {
-        let body = async move {
-            let mut store = Store::open(StoreConfig::new(&folder), Disk::new())
-                .await
-                .unwrap();
-            let name = RepositoryName::parse("files").unwrap();
-            store.create_repository(name).await.unwrap();
-            let mut upload = store
-                .start_upload(name, Algorithm::Sha256, Resumable::No)
-                .await
-                .unwrap();
-            upload.append(blob.clone()).await.unwrap();
-            let digest = digest_of(Algorithm::Sha256, &blob);
-            upload.commit(digest.as_digest()).await.unwrap();
-            let service = std::rc::Rc::new(TestService {
-                store,
-                blob: digest.as_str().to_owned(),
-                blob_bytes: blob.len(),
+    common::spawn_runtime(driver, move || async move {
+        let mut store = Store::open(StoreConfig::new(&folder), Disk::new())
+            .await
+            .unwrap();
+        let name = RepositoryName::parse("files").unwrap();
+        store.create_repository(name).await.unwrap();
+        let mut upload = store
+            .start_upload(name, Algorithm::Sha256, Resumable::No)
+            .await
+            .unwrap();
+        upload.append(blob.clone()).await.unwrap();
+        let digest = digest_of(Algorithm::Sha256, &blob);
+        upload.commit(digest.as_digest()).await.unwrap();
+        let service = std::rc::Rc::new(TestService {
+            store,
+            blob: digest.as_str().to_owned(),
+            blob_bytes: blob.len(),
+        });
+        let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        sender.send(listener.local_addr().unwrap()).unwrap();
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = std::rc::Rc::clone(&service);
+            monoio::spawn(async move {
+                serve_connection(stream, &*service, IDLE, &zot::runtime::Draining::new()).await;
             });
-            let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            sender.send(listener.local_addr().unwrap()).unwrap();
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                let service = std::rc::Rc::clone(&service);
-                monoio::spawn(async move {
-                    serve_connection(stream, &*service, IDLE, &zot::runtime::Draining::new()).await;
-                });
-            }
-        };
-        match driver {
-            "io_uring" => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-                .enable_timer()
-                .with_entries(256)
-                .build()
-                .expect("io_uring runtime")
-                .block_on(body),
-            _ => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-                .enable_timer()
-                .build()
-                .expect("legacy runtime")
-                .block_on(body),
         }
     });
     let address = receiver
@@ -151,34 +138,8 @@ fn connect(address: SocketAddr) -> TcpStream {
 
 /// Reads one response: status, headers (lowercased names) and body by Content-Length.
 fn read_response(stream: &mut TcpStream) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(
-            stream.read(&mut byte).unwrap(),
-            1,
-            "connection closed mid-head: {:?}",
-            String::from_utf8_lossy(&head)
-        );
-        head.push(byte[0]);
-    }
-    let text = String::from_utf8(head).unwrap();
-    let mut lines = text.split("\r\n");
-    let status: u16 = lines.next().unwrap()[9..12].parse().unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter(|line| !line.is_empty())
-        .map(|line| {
-            let (name, value) = line.split_once(':').unwrap();
-            (name.to_ascii_lowercase(), value.trim().to_owned())
-        })
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(name, _)| name == "content-length")
-        .map_or(0, |(_, value)| value.parse().unwrap());
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).unwrap();
-    (status, headers, body)
+    let reply = common::read_reply(stream, false);
+    (reply.status, reply.headers, reply.body)
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {

@@ -172,39 +172,45 @@ impl Client {
     }
 
     pub fn read_reply(&mut self, head_request: bool) -> Reply {
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            let count = self.stream.read(&mut byte).unwrap();
-            assert_eq!(
-                count,
-                1,
-                "closed mid-head: {:?}",
-                String::from_utf8_lossy(&head)
-            );
-            head.push(byte[0]);
-        }
-        let text = String::from_utf8(head).unwrap();
-        let mut lines = text.split("\r\n");
-        let status = lines.next().unwrap()[9..12].parse().unwrap();
-        let headers: Vec<(String, String)> = lines
-            .filter(|line| !line.is_empty())
-            .map(|line| {
-                let (name, value) = line.split_once(':').unwrap();
-                (name.to_ascii_lowercase(), value.trim().to_owned())
-            })
-            .collect();
-        let length: usize = headers
-            .iter()
-            .find(|(name, _)| name == "content-length")
-            .map_or(0, |(_, value)| value.parse().unwrap());
-        let mut body = vec![0u8; if head_request { 0 } else { length }];
-        self.stream.read_exact(&mut body).unwrap();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        read_reply(&mut self.stream, head_request)
+    }
+}
+
+/// Reads one response from `stream`: its head byte by byte (so nothing of the next response is
+/// consumed), then a body of its Content-Length, unless it answers HEAD.
+pub fn read_reply(stream: &mut TcpStream, head_request: bool) -> Reply {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let count = stream.read(&mut byte).unwrap();
+        assert_eq!(
+            count,
+            1,
+            "closed mid-head: {:?}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8(head).unwrap();
+    let mut lines = text.split("\r\n");
+    let status = lines.next().unwrap()[9..12].parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let (name, value) = line.split_once(':').unwrap();
+            (name.to_ascii_lowercase(), value.trim().to_owned())
+        })
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(name, _)| name == "content-length")
+        .map_or(0, |(_, value)| value.parse().unwrap());
+    let mut body = vec![0u8; if head_request { 0 } else { length }];
+    stream.read_exact(&mut body).unwrap();
+    Reply {
+        status,
+        headers,
+        body,
     }
 }
 
