@@ -9,15 +9,13 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use common::RootGuard;
 use proto::oci::{Algorithm, RepositoryName};
 use storage_engine::hasher::digest_of;
 use storage_engine::{BlobFile, Disk, Resumable, Store, StoreConfig};
 use zot::http::{BodyReader, RequestHead, Response, ResponseBody, Service, serve_connection};
 
 const IDLE: Duration = Duration::from_millis(400);
-
-/// Each test server gets its own root folder.
-static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 struct TestService {
     store: Store,
@@ -75,24 +73,11 @@ impl Service for TestService {
     }
 }
 
-/// Deletes a test server's root when the test ends (the server thread itself runs on, idle).
-struct RootGuard(std::path::PathBuf);
-
-impl Drop for RootGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Starts a server on its own thread with `driver`; returns its address.
 fn start(driver: &'static str, blob: &[u8]) -> (SocketAddr, RootGuard) {
     let (sender, receiver) = mpsc::channel();
     let blob = blob.to_vec();
-    let folder = std::env::temp_dir().join(format!(
-        "zot-http-{driver}-{}-{}",
-        std::process::id(),
-        SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
+    let folder = common::temporary_root("http", driver);
     let guard = RootGuard(folder.clone());
     common::spawn_runtime(driver, move || async move {
         let mut store = Store::open(StoreConfig::new(&folder), Disk::new())

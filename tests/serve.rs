@@ -20,11 +20,7 @@ struct Served {
 
 /// Starts `zot serve` on a config asking for port 0, `threads` cores and `driver`.
 fn serve(driver: &str, threads: usize, root: Option<std::path::PathBuf>) -> Served {
-    let folder = std::env::temp_dir().join(format!(
-        "zot-serve-{driver}-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
+    let folder = common::temporary_root("serve", driver);
     std::fs::create_dir_all(&folder).unwrap();
     let root = root.unwrap_or_else(|| folder.join("data"));
     let config = folder.join("config.json");
@@ -67,16 +63,6 @@ fn serve(driver: &str, threads: usize, root: Option<std::path::PathBuf>) -> Serv
         stderr: receiver,
         _root: RootGuard(folder),
     }
-}
-
-/// A name part unique within this test run.
-fn rand_suffix() -> String {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    )
 }
 
 /// Waits until every core says it serves; returns those lines.
@@ -220,7 +206,7 @@ fn serves_on_every_core_with_each_driver_and_stops_cleanly() {
 
 #[test]
 fn a_restarted_server_serves_what_it_stored_on_other_cores() {
-    let folder = std::env::temp_dir().join(format!("zot-serve-restart-{}", rand_suffix()));
+    let folder = common::temporary_root("serve-restart", "auto");
     let root = folder.join("data");
     let _guard = RootGuard(folder);
     let served = serve("auto", 2, Some(root.clone()));
@@ -237,7 +223,7 @@ fn a_restarted_server_serves_what_it_stored_on_other_cores() {
 #[test]
 fn with_no_config_it_serves_the_embedded_default() {
     // 127.0.0.1:5000 with storage in ./zot-data, as the README's first command runs it.
-    let folder = std::env::temp_dir().join(format!("zot-serve-default-{}", rand_suffix()));
+    let folder = common::temporary_root("serve-default", "auto");
     std::fs::create_dir_all(&folder).unwrap();
     let _guard = RootGuard(folder.clone());
     let mut child = Command::new(env!("CARGO_BIN_EXE_zot"))

@@ -50,6 +50,15 @@ where
     });
 }
 
+/// A fresh folder name under the temporary folder for one test server.
+pub fn temporary_root(label: &str, driver: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "zot-{label}-{driver}-{}-{}",
+        std::process::id(),
+        SERVERS.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
 /// A registry on one core of `driver`, serving a fresh root (or `root` when given).
 pub fn start_registry(driver: &'static str, root: Option<PathBuf>) -> (SocketAddr, RootGuard) {
     start_registry_with(driver, root, |_| {})
@@ -61,13 +70,7 @@ pub fn start_registry_with(
     root: Option<PathBuf>,
     configure: impl FnOnce(&mut RegistryOptions) + Send + 'static,
 ) -> (SocketAddr, RootGuard) {
-    let folder = root.unwrap_or_else(|| {
-        std::env::temp_dir().join(format!(
-            "zot-registry-{driver}-{}-{}",
-            std::process::id(),
-            SERVERS.fetch_add(1, Ordering::Relaxed)
-        ))
-    });
+    let folder = root.unwrap_or_else(|| temporary_root("registry", driver));
     let guard = RootGuard(folder.clone());
     let (sender, receiver) = mpsc::channel();
     spawn_runtime(driver, move || async move {
