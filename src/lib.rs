@@ -4,6 +4,7 @@
 pub mod config;
 pub mod http;
 pub mod limits;
+pub mod logging;
 pub mod registry;
 pub mod runtime;
 pub mod serve;

@@ -10,6 +10,7 @@ use storage_engine::{Disk, Store, StoreConfig};
 use crate::config::{Config, Driver};
 use crate::http::serve_connection;
 use crate::limits::CONNECTION_IDLE_TIMEOUT;
+use crate::logging;
 use crate::registry::shards::{Shards, serve_inbox};
 use crate::registry::{Registry, RegistryOptions};
 use crate::runtime::{DriverChoice, RuntimeConfig, Server, StartError};
@@ -30,10 +31,11 @@ pub fn run(config: Config) -> ExitCode {
 }
 
 fn serve(config: Config) -> Result<(), String> {
+    logging::init(&config.log)?;
     let listen = resolve(&config.http.address, config.http.port)?;
     if !config.storage.sub_paths.is_empty() {
-        eprintln!(
-            "zot serve: warning: storage.subPaths is not served by this build yet; every repository goes to storage.rootDirectory"
+        tracing::warn!(
+            "storage.subPaths is not served by this build yet; every repository goes to storage.rootDirectory"
         );
     }
     let mut runtime = RuntimeConfig::new(listen);
@@ -46,6 +48,7 @@ fn serve(config: Config) -> Result<(), String> {
     let server = Server::bind(runtime).map_err(|error| error.to_string())?;
     // Tests and scripts read this line to learn the port when the config asks for port 0.
     eprintln!("zot serve: listening on {}", server.local_addr());
+    tracing::info!(address = %server.local_addr(), cores = config.runtime.threads.get(), "listening");
     let mut store_config = StoreConfig::new(&config.storage.root_directory);
     store_config.dedupe = config.storage.dedupe;
     let options = RegistryOptions {
@@ -70,10 +73,10 @@ fn serve(config: Config) -> Result<(), String> {
                     .await
                     .map_err(|error| -> StartError { error.to_string().into() })?;
                 for damaged in store.damaged() {
-                    eprintln!("zot serve: warning: repository left out: {damaged}");
+                    tracing::warn!("repository left out: {damaged}");
                 }
-                eprintln!(
-                    "zot serve: core {} runs {} with {} repositories",
+                tracing::info!(
+                    "core {} runs {} with {} repositories",
                     core.index(),
                     core.driver(),
                     store.repository_count()
@@ -92,9 +95,9 @@ fn serve(config: Config) -> Result<(), String> {
             }
         })
         .map_err(|error| error.to_string())?;
-    eprintln!(
-        "zot serve: stopped ({} connections cut at the end of the grace period)",
-        report.connections_cut
+    tracing::info!(
+        connections_cut = report.connections_cut,
+        "stopped (connections still open at the end of the grace period were cut)"
     );
     Ok(())
 }

@@ -20,6 +20,16 @@ struct Served {
 
 /// Starts `zot serve` on a config asking for port 0, `threads` cores and `driver`.
 fn serve(driver: &str, threads: usize, root: Option<std::path::PathBuf>) -> Served {
+    serve_with_log(driver, threads, root, r#"{"level":"info"}"#)
+}
+
+/// The same, with `log` as the config's `log` section.
+fn serve_with_log(
+    driver: &str,
+    threads: usize,
+    root: Option<std::path::PathBuf>,
+    log: &str,
+) -> Served {
     let folder = common::temporary_root("serve", driver);
     std::fs::create_dir_all(&folder).unwrap();
     let root = root.unwrap_or_else(|| folder.join("data"));
@@ -27,25 +37,20 @@ fn serve(driver: &str, threads: usize, root: Option<std::path::PathBuf>) -> Serv
     std::fs::write(
         &config,
         format!(
-            r#"{{"distSpecVersion":"1.1.1","storage":{{"rootDirectory":{root:?}}},"http":{{"address":"127.0.0.1","port":"0"}},"log":{{"level":"info"}},"runtime":{{"threads":{threads},"driver":"{driver}"}}}}"#
+            r#"{{"distSpecVersion":"1.1.1","storage":{{"rootDirectory":{root:?}}},"http":{{"address":"127.0.0.1","port":"0"}},"log":{log},"runtime":{{"threads":{threads},"driver":"{driver}"}}}}"#
         ),
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_zot"))
         .args(["serve", config.to_str().unwrap()])
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // stderr carries the "listening on" line, stdout the log (zot's default log.output).
     let (sender, receiver) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    forward_lines(child.stderr.take().unwrap(), sender.clone());
+    forward_lines(child.stdout.take().unwrap(), sender);
     let mut address = None;
     let mut seen = Vec::new();
     while address.is_none() {
@@ -63,6 +68,20 @@ fn serve(driver: &str, threads: usize, root: Option<std::path::PathBuf>) -> Serv
         stderr: receiver,
         _root: RootGuard(folder),
     }
+}
+
+fn forward_lines(
+    stream: impl std::io::Read + Send + 'static,
+    sender: std::sync::mpsc::Sender<String>,
+) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
 }
 
 /// Waits until every core says it serves; returns those lines.
@@ -229,18 +248,23 @@ fn with_no_config_it_serves_the_embedded_default() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_zot"))
         .arg("serve")
         .current_dir(&folder)
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut lines = stderr.lines();
-    let first = lines.next().unwrap().unwrap();
+    let first = stderr.lines().next().unwrap().unwrap();
     assert_eq!(first, "zot serve: listening on 127.0.0.1:5000");
-    // Every core reports in before it serves.
+    // Every core reports in, in the log, before it serves.
+    let mut log = BufReader::new(child.stdout.take().unwrap()).lines();
     let cores = std::thread::available_parallelism().unwrap().get();
-    for _ in 0..cores {
-        let line = lines.next().unwrap().unwrap();
-        assert!(line.contains(" core "), "{line}");
+    let mut core_lines = 0;
+    while core_lines < cores {
+        let line = log.next().unwrap().unwrap();
+        if line.contains(" core ") {
+            assert!(line.contains("INFO"), "{line}");
+            core_lines += 1;
+        }
     }
     let mut client = Client::connect("127.0.0.1:5000".parse().unwrap());
     assert_eq!(client.get("/v2/").status, 200);
@@ -356,4 +380,49 @@ fn skopeo_pushes_inspects_lists_pulls_and_deletes() {
         drop(client);
         stop(served);
     }
+}
+
+#[test]
+fn the_log_has_a_line_per_request_at_debug_and_every_error_with_its_code() {
+    let folder = common::temporary_root("serve-log", "auto");
+    std::fs::create_dir_all(&folder).unwrap();
+    let _guard = RootGuard(folder.clone());
+    let log_file = folder.join("zot.log");
+    let served = serve_with_log(
+        "auto",
+        2,
+        None,
+        &format!(r#"{{"level":"debug","output":{log_file:?}}}"#),
+    );
+    let mut client = Client::connect(served.address);
+    assert_eq!(client.get("/v2/").status, 200);
+    assert_eq!(client.get("/v2/nobody/tags/list").status, 404);
+    drop(client);
+    stop(served);
+    // A file output means JSON lines, one object each.
+    let text = std::fs::read_to_string(&log_file).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}")))
+        .collect();
+    let find = |message: &str, path: &str| {
+        lines
+            .iter()
+            .find(|line| line["fields"]["message"] == message && line["fields"]["path"] == path)
+            .unwrap_or_else(|| panic!("no {message:?} line for {path} in {text}"))
+            .clone()
+    };
+    let ok = find("request", "/v2/");
+    assert_eq!(ok["level"], "DEBUG");
+    assert_eq!(ok["fields"]["status"], 200);
+    let refused = find("request refused", "/v2/nobody/tags/list");
+    assert_eq!(refused["level"], "WARN");
+    assert_eq!(refused["fields"]["code"], "NAME_UNKNOWN");
+    assert_eq!(refused["fields"]["method"], "GET");
+    assert!(lines.iter().any(|line| {
+        line["fields"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("core ")
+    }));
 }

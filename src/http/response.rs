@@ -52,6 +52,8 @@ pub struct Response {
     pub body: ResponseBody,
     /// Close the connection after this response.
     pub close: bool,
+    /// The OCI error code of an error response, for the log.
+    pub error_code: Option<&'static str>,
 }
 
 impl Response {
@@ -61,6 +63,7 @@ impl Response {
             headers: Vec::new(),
             body: ResponseBody::Empty,
             close: false,
+            error_code: None,
         }
     }
 

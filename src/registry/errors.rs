@@ -32,7 +32,9 @@ pub fn error_response_with_status(code: ErrorCode, status: u16, detail: &str) ->
     let length =
         error_code::write_error_body(&mut body, &[entry]).expect("sized by error_body_len");
     body.truncate(length);
-    Response::new(status)
+    let mut response = Response::new(status)
         .header("Content-Type", "application/json")
-        .body(ResponseBody::Bytes(body))
+        .body(ResponseBody::Bytes(body));
+    response.error_code = Some(code.as_str());
+    response
 }

@@ -147,7 +147,21 @@ impl Service for Registry {
             }
             _ => Response::new(405),
         };
+        log_request(head, &response);
         with_version(response)
+    }
+}
+
+/// One line per request at debug; error answers always, with the route and the OCI code.
+fn log_request(head: &RequestHead, response: &Response) {
+    let (method, path, status) = (head.method.as_str(), head.path.as_str(), response.status);
+    let code = response.error_code.unwrap_or("");
+    if status >= 500 {
+        tracing::error!(method, path, status, code, "request failed");
+    } else if status >= 400 {
+        tracing::warn!(method, path, status, code, "request refused");
+    } else {
+        tracing::debug!(method, path, status, "request");
     }
 }
 
@@ -226,6 +240,7 @@ async fn handle_owned(registry: &Registry, head: &RequestHead, body: Option<Vec<
 /// with bytes, never with a file, so this is all an answer needs.
 struct Forwarded {
     status: u16,
+    error_code: Option<&'static str>,
     headers: Vec<(&'static str, Vec<u8>)>,
     body: Option<Vec<u8>>,
     head_length: Option<u64>,
@@ -244,6 +259,7 @@ impl Forwarded {
         };
         Forwarded {
             status: response.status,
+            error_code: response.error_code,
             headers: response.headers().to_vec(),
             body,
             head_length,
@@ -257,6 +273,7 @@ impl Forwarded {
             response = response.header(name, value);
         }
         response.close = self.close;
+        response.error_code = self.error_code;
         match (self.body, self.head_length) {
             (Some(bytes), _) => response.body(ResponseBody::Bytes(bytes)),
             (None, Some(length)) => response.body(ResponseBody::HeadOnly { length }),
