@@ -420,3 +420,37 @@ fn docker_manifests_are_accepted_unless_compat_turns_them_off() {
         }
     }
 }
+
+#[test]
+fn deletes_are_refused_with_405_when_disabled() {
+    for driver in DRIVERS {
+        let (address, _root) = common::start_registry_with(driver, None, |options| {
+            options.deletes_allowed = false;
+        });
+        let mut client = Client::connect(address);
+        let body = image(&mut client, "kept", "kept");
+        let digest = sha256(&body);
+        let put = client.send(
+            "PUT",
+            "/v2/kept/manifests/v1",
+            &[("Content-Type", OCI_MANIFEST)],
+            &body,
+        );
+        assert_eq!(put.status, 201);
+        let layer = sha256("layer of kept".repeat(100).as_bytes());
+        for path in [
+            "/v2/kept/manifests/v1".to_owned(),
+            format!("/v2/kept/manifests/{digest}"),
+            format!("/v2/kept/blobs/{layer}"),
+        ] {
+            let reply = client.send("DELETE", &path, &[], b"");
+            assert_eq!(
+                (reply.status, reply.error_code().as_str()),
+                (405, "UNSUPPORTED"),
+                "{path}"
+            );
+        }
+        assert_eq!(client.get("/v2/kept/manifests/v1").body, body);
+        assert_eq!(client.get(&format!("/v2/kept/blobs/{layer}")).status, 200);
+    }
+}

@@ -122,9 +122,6 @@ pub(super) async fn delete(
     name: RepositoryName<'_>,
     digest: Digest<'_>,
 ) -> Response {
-    if !registry.options.deletes_allowed {
-        return error_response_with_status(ErrorCode::Unsupported, 405, "deletes are disabled");
-    }
     let _owner = registry.owner.lock().await;
     let mut store = registry.store.borrow_mut();
     let Some((repository, disk)) = store.repository_and_disk(name.as_str()) else {

@@ -139,6 +139,11 @@ impl Service for Registry {
                 Ok(bytes) => self.on_owner(name.as_str(), head, Some(bytes)).await,
                 Err(response) => response,
             },
+            (Route::Manifest { .. } | Route::Blob { .. }, "DELETE")
+                if !self.options.deletes_allowed =>
+            {
+                error_response_with_status(ErrorCode::Unsupported, 405, "deletes are disabled")
+            }
             (Route::Manifest { name, .. }, "GET" | "HEAD" | "DELETE")
             | (Route::Tags { name }, "GET")
             | (Route::Referrers { name, .. }, "GET")

@@ -109,13 +109,8 @@ pub(super) async fn patch(
     if let Some(value) = head.header("Content-Range") {
         match parse_upload_range(value) {
             Ok(range) if range.start == upload.size() => {}
-            Ok(_) => {
-                let response = range_refused(name, &upload);
-                drop(upload);
-                return response;
-            }
+            Ok(_) => return range_refused(name, &upload),
             Err(error) => {
-                drop(upload);
                 return error_response_with_status(
                     ErrorCode::RangeInvalid,
                     416,
@@ -126,13 +121,11 @@ pub(super) async fn patch(
     }
     let result = stream_body(body, &mut upload).await;
     let acknowledged = upload.acknowledge().await;
-    let response = match (result, acknowledged) {
+    match (result, acknowledged) {
         (Ok(()), Ok(_)) => accepted(name, &upload),
         (Err(response), _) => response,
         (_, Err(error)) => upload_error(&error),
-    };
-    drop(upload);
-    response
+    }
 }
 
 pub(super) async fn finish(
@@ -153,17 +146,12 @@ pub(super) async fn finish(
         Err(response) => return response,
     };
     if let Err(response) = stream_body(body, &mut upload).await {
-        drop(upload);
         return response;
     }
     match upload.commit(digest).await {
         Ok(committed) => created(name, committed.digest.as_str()),
-        Err(error) => {
-            // A wrong digest keeps the session, as the engine does.
-            let response = upload_error(&error);
-            drop(upload);
-            response
-        }
+        // A wrong digest keeps the session, as the engine does.
+        Err(error) => upload_error(&error),
     }
 }
 
@@ -173,14 +161,10 @@ pub(super) async fn status(
     session: &str,
 ) -> Response {
     match take_session(registry, name, session).await {
-        Ok(upload) => {
-            let response = Response::new(204)
-                .header("Location", location(name, &upload))
-                .header("Range", range_header(&upload))
-                .header("Docker-Upload-UUID", upload.session().as_str());
-            drop(upload);
-            response
-        }
+        Ok(upload) => Response::new(204)
+            .header("Location", location(name, &upload))
+            .header("Range", range_header(&upload))
+            .header("Docker-Upload-UUID", upload.session().as_str()),
         Err(response) => response,
     }
 }
@@ -199,7 +183,8 @@ pub(super) async fn cancel(
     }
 }
 
-/// The session, resumed from disk and held (locked) until the request is done. Sessions are not
+/// The session, resumed from disk and held (locked) until the request is done: the `Upload`
+/// releases it when dropped at the end of the route. Sessions are not
 /// kept in memory between requests: the next chunk may come on another connection, served by
 /// another core, and the `.state` of every acknowledged chunk is what all cores share.
 async fn take_session(
