@@ -6,114 +6,10 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
+use common::binary::{ServeConfig, Served, serve, serve_config};
 use common::{Client, RootGuard, sha256};
-
-struct Served {
-    child: Child,
-    address: SocketAddr,
-    stderr: std::sync::mpsc::Receiver<String>,
-    _root: RootGuard,
-}
-
-/// Starts `zot serve` on a config asking for port 0, `threads` cores and `driver`.
-fn serve(driver: &str, threads: usize, root: Option<std::path::PathBuf>) -> Served {
-    serve_with_log(driver, threads, root, r#"{"level":"info"}"#)
-}
-
-/// The same, with `log` as the config's `log` section.
-fn serve_with_log(
-    driver: &str,
-    threads: usize,
-    root: Option<std::path::PathBuf>,
-    log: &str,
-) -> Served {
-    let folder = common::temporary_root("serve", driver);
-    std::fs::create_dir_all(&folder).unwrap();
-    let root = root.unwrap_or_else(|| folder.join("data"));
-    let config = folder.join("config.json");
-    std::fs::write(
-        &config,
-        format!(
-            r#"{{"distSpecVersion":"1.1.1","storage":{{"rootDirectory":{root:?}}},"http":{{"address":"127.0.0.1","port":"0"}},"log":{log},"runtime":{{"threads":{threads},"driver":"{driver}"}}}}"#
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zot"))
-        .args(["serve", config.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // stderr carries the "listening on" line, stdout the log (zot's default log.output).
-    let (sender, receiver) = std::sync::mpsc::channel();
-    forward_lines(child.stderr.take().unwrap(), sender.clone());
-    forward_lines(child.stdout.take().unwrap(), sender);
-    let mut address = None;
-    let mut seen = Vec::new();
-    while address.is_none() {
-        let line = receiver
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("zot serve did not start: {seen:?}"));
-        if let Some(text) = line.strip_prefix("zot serve: listening on ") {
-            address = Some(text.parse().unwrap());
-        }
-        seen.push(line);
-    }
-    Served {
-        child,
-        address: address.unwrap(),
-        stderr: receiver,
-        _root: RootGuard(folder),
-    }
-}
-
-fn forward_lines(
-    stream: impl std::io::Read + Send + 'static,
-    sender: std::sync::mpsc::Sender<String>,
-) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-}
-
-/// Waits until every core says it serves; returns those lines.
-fn core_lines(served: &Served, threads: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    while lines.len() < threads {
-        let line = served
-            .stderr
-            .recv_timeout(Duration::from_secs(20))
-            .expect("core start lines");
-        if line.contains(" core ") {
-            lines.push(line);
-        }
-    }
-    lines
-}
-
-/// SIGTERM, then a clean exit well within the grace period: idle keep-alive connections (the
-/// callers may hold some) close at once instead of waiting it out.
-fn stop(mut served: Served) {
-    let started = std::time::Instant::now();
-    // SAFETY: kill(2) with a process id we spawned and a valid signal; no memory involved.
-    let result = unsafe { libc::kill(served.child.id() as i32, libc::SIGTERM) };
-    assert_eq!(result, 0);
-    let status = served.child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "zot serve exits 0 after SIGTERM");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "stopping took {:?}",
-        started.elapsed()
-    );
-}
 
 fn push_image(address: SocketAddr, repository: &str) -> (String, Vec<u8>) {
     // Each step on a new connection, so the kernel spreads them over the cores.
@@ -173,8 +69,8 @@ fn push_image(address: SocketAddr, repository: &str) -> (String, Vec<u8>) {
 #[test]
 fn serves_on_every_core_with_each_driver_and_stops_cleanly() {
     for driver in ["io_uring", "legacy"] {
-        let served = serve(driver, 2, None);
-        let lines = core_lines(&served, 2);
+        let served = serve(driver, 2);
+        let lines = served.core_lines(2);
         let expected = if driver == "io_uring" {
             "io_uring"
         } else {
@@ -218,7 +114,7 @@ fn serves_on_every_core_with_each_driver_and_stops_cleanly() {
             Some("</v2/_catalog?last=team%2Fapp3&n=4>; rel=\"next\"")
         );
         // `client` stays connected, idle, while the server stops.
-        stop(served);
+        served.stop();
         drop(client);
     }
 }
@@ -228,15 +124,21 @@ fn a_restarted_server_serves_what_it_stored_on_other_cores() {
     let folder = common::temporary_root("serve-restart", "auto");
     let root = folder.join("data");
     let _guard = RootGuard(folder);
-    let served = serve("auto", 2, Some(root.clone()));
+    let served = serve_config(ServeConfig {
+        root: Some(root.clone()),
+        ..ServeConfig::new("auto", 2)
+    });
     let (digest, _) = push_image(served.address, "kept/app");
-    stop(served);
+    served.stop();
     // Three cores now: ownership is recomputed, nothing on disk depends on it.
-    let served = serve("auto", 3, Some(root));
+    let served = serve_config(ServeConfig {
+        root: Some(root),
+        ..ServeConfig::new("auto", 3)
+    });
     let mut client = Client::connect(served.address);
     let reply = client.get("/v2/kept/app/manifests/latest");
     assert_eq!((reply.status, sha256(&reply.body)), (200, digest));
-    stop(served);
+    served.stop();
 }
 
 #[test]
@@ -270,13 +172,8 @@ fn with_no_config_it_serves_the_embedded_default() {
     assert_eq!(client.get("/v2/").status, 200);
     drop(client);
     assert!(folder.join("zot-data").is_dir());
-    let served = Served {
-        child,
-        address: "127.0.0.1:5000".parse().unwrap(),
-        stderr: std::sync::mpsc::channel().1,
-        _root: RootGuard(folder.join("unused")),
-    };
-    stop(served);
+    let (_, output) = std::sync::mpsc::channel();
+    Served::adopt(child, "127.0.0.1:5000".parse().unwrap(), output, &folder).stop();
 }
 
 /// Runs skopeo with `arguments`; a missing skopeo fails the test (scripts/test installs it).
@@ -339,8 +236,8 @@ fn write_layout(folder: &std::path::Path, tag: &str) -> (String, String) {
 #[test]
 fn skopeo_pushes_inspects_lists_pulls_and_deletes() {
     for driver in ["io_uring", "legacy"] {
-        let served = serve(driver, 2, None);
-        let work = served._root.0.join("skopeo");
+        let served = serve(driver, 2);
+        let work = served.folder.join("skopeo");
         let source = work.join("source");
         let (manifest, layer) = write_layout(&source, "v1");
         let registry = format!("docker://{}/demo/app", served.address);
@@ -378,7 +275,7 @@ fn skopeo_pushes_inspects_lists_pulls_and_deletes() {
         let reply = client.get("/v2/demo/app/tags/list");
         assert_eq!(reply.json()["tags"], serde_json::json!([]));
         drop(client);
-        stop(served);
+        served.stop();
     }
 }
 
@@ -388,17 +285,15 @@ fn the_log_has_a_line_per_request_at_debug_and_every_error_with_its_code() {
     std::fs::create_dir_all(&folder).unwrap();
     let _guard = RootGuard(folder.clone());
     let log_file = folder.join("zot.log");
-    let served = serve_with_log(
-        "auto",
-        2,
-        None,
-        &format!(r#"{{"level":"debug","output":{log_file:?}}}"#),
-    );
+    let served = serve_config(ServeConfig {
+        log: format!(r#"{{"level":"debug","output":{log_file:?}}}"#),
+        ..ServeConfig::new("auto", 2)
+    });
     let mut client = Client::connect(served.address);
     assert_eq!(client.get("/v2/").status, 200);
     assert_eq!(client.get("/v2/nobody/tags/list").status, 404);
     drop(client);
-    stop(served);
+    served.stop();
     // A file output means JSON lines, one object each.
     let text = std::fs::read_to_string(&log_file).unwrap();
     let lines: Vec<serde_json::Value> = text

@@ -1,0 +1,186 @@
+//! The real `zot` binary for the integration tests: started with a zot config on a free
+//! loopback port, read until it says where it listens, stopped with SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+use super::{RootGuard, temporary_root};
+
+/// What a test server is started with; the rest of the config is zot's defaults.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// `runtime.driver`: `auto`, `io_uring` or `legacy`.
+    pub driver: &'static str,
+    /// `runtime.threads`.
+    pub threads: usize,
+    /// `storage.rootDirectory`; a fresh folder under the test's temporary folder when `None`.
+    pub root: Option<PathBuf>,
+    /// The config's `log` object.
+    pub log: String,
+    /// More members of the `storage` object, as JSON text starting with a comma, or empty.
+    pub storage_extra: String,
+    /// More members of the `http` object, as JSON text starting with a comma, or empty.
+    pub http_extra: String,
+}
+
+impl ServeConfig {
+    pub fn new(driver: &'static str, threads: usize) -> ServeConfig {
+        ServeConfig {
+            driver,
+            threads,
+            root: None,
+            log: r#"{"level":"info"}"#.to_owned(),
+            storage_extra: String::new(),
+            http_extra: String::new(),
+        }
+    }
+}
+
+/// A running `zot serve`. Dropping it kills the process, so a failing test leaves none behind;
+/// `stop` is the clean way out and checks the exit.
+#[derive(Debug)]
+pub struct Served {
+    child: Option<Child>,
+    pub address: SocketAddr,
+    /// Every line the server writes, stderr and stdout together, in arrival order per stream.
+    pub output: Receiver<String>,
+    /// The test's temporary folder (config, default root, anything else the test puts there).
+    pub folder: PathBuf,
+    /// The storage root the server serves.
+    pub root: PathBuf,
+    _guard: RootGuard,
+}
+
+/// Starts `zot serve` on `threads` cores of `driver` with a fresh root.
+pub fn serve(driver: &'static str, threads: usize) -> Served {
+    serve_config(ServeConfig::new(driver, threads))
+}
+
+/// Starts `zot serve` with `config`, asking for port 0, and waits for its "listening on" line.
+pub fn serve_config(config: ServeConfig) -> Served {
+    let folder = temporary_root("serve", config.driver);
+    std::fs::create_dir_all(&folder).unwrap();
+    let guard = RootGuard(folder.clone());
+    let root = config.root.clone().unwrap_or_else(|| folder.join("data"));
+    let config_path = folder.join("config.json");
+    let text = format!(
+        r#"{{"distSpecVersion":"1.1.1","storage":{{"rootDirectory":{root:?}{storage}}},"http":{{"address":"127.0.0.1","port":"0"{http}}},"log":{log},"runtime":{{"threads":{threads},"driver":"{driver}"}}}}"#,
+        storage = config.storage_extra,
+        http = config.http_extra,
+        log = config.log,
+        threads = config.threads,
+        driver = config.driver,
+    );
+    std::fs::write(&config_path, text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zot"))
+        .args(["serve", config_path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // stderr carries the "listening on" line, stdout the log (zot's default log.output).
+    let (sender, receiver) = channel();
+    forward_lines(child.stderr.take().unwrap(), sender.clone());
+    forward_lines(child.stdout.take().unwrap(), sender);
+    let mut served = Served {
+        child: Some(child),
+        address: "0.0.0.0:0".parse().unwrap(),
+        output: receiver,
+        folder,
+        root,
+        _guard: guard,
+    };
+    let mut seen = Vec::new();
+    loop {
+        let line = served
+            .output
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("zot serve did not start: {seen:?}"));
+        if let Some(text) = line.strip_prefix("zot serve: listening on ") {
+            served.address = text.parse().unwrap();
+            return served;
+        }
+        seen.push(line);
+    }
+}
+
+/// Sends each line of `stream` to `sender` until either end closes.
+pub fn forward_lines(stream: impl std::io::Read + Send + 'static, sender: Sender<String>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+impl Served {
+    /// Wraps a server the test started itself (for example with no config at all).
+    pub fn adopt(
+        child: Child,
+        address: SocketAddr,
+        output: Receiver<String>,
+        folder: &Path,
+    ) -> Served {
+        Served {
+            child: Some(child),
+            address,
+            output,
+            folder: folder.to_owned(),
+            root: folder.to_owned(),
+            _guard: RootGuard(folder.join("adopted-nothing")),
+        }
+    }
+
+    /// `host:port` as clients name the registry.
+    pub fn host(&self) -> String {
+        self.address.to_string()
+    }
+
+    /// Waits until every core says it serves; returns those lines.
+    pub fn core_lines(&self, threads: usize) -> Vec<String> {
+        let mut lines = Vec::new();
+        while lines.len() < threads {
+            let line = self
+                .output
+                .recv_timeout(Duration::from_secs(20))
+                .expect("core start lines");
+            if line.contains(" core ") {
+                lines.push(line);
+            }
+        }
+        lines
+    }
+
+    /// SIGTERM, then a clean exit well within the grace period: idle keep-alive connections
+    /// (the callers may hold some) close at once instead of waiting it out.
+    pub fn stop(mut self) {
+        let mut child = self.child.take().expect("stopped once");
+        let started = Instant::now();
+        // SAFETY: kill(2) with a process id we spawned and a valid signal; no memory involved.
+        let result = unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        assert_eq!(result, 0);
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "zot serve exits 0 after SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "stopping took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
