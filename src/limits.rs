@@ -50,3 +50,12 @@ pub const RUNTIME_THREADS_MAX: usize = 1024;
 /// Most `storage.subPaths` entries. zot routes by a repository's first path component, so each
 /// entry is one top-level namespace with a root of its own; thousands of them is a mistake.
 pub const SUB_PATHS_MAX: usize = 1024;
+
+/// Open connections one core serves at once unless `runtime.connectionsPerCoreMax` says
+/// otherwise. Past it the core stops accepting (its queued connections wait in the kernel's
+/// backlog) until one closes, so a flood of idle connections cannot exhaust descriptors or memory.
+pub const CONNECTIONS_PER_CORE_DEFAULT: usize = 4096;
+
+/// Most `runtime.connectionsPerCoreMax` may ask for: each connection holds a descriptor and a
+/// read buffer of [`CONNECTION_READ_BYTES`], so a million per core is already 64 GiB of buffers.
+pub const CONNECTIONS_PER_CORE_MAX: usize = 1 << 20;

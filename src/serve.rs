@@ -5,15 +5,15 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Mutex;
 
-use storage_engine::{Disk, Store, StoreConfig};
+use storage_engine::{Disk, RootLock, Store, StoreConfig};
 
-use crate::config::{Config, Driver};
+use crate::config::{Accept, Config, Driver};
 use crate::http::serve_connection;
 use crate::limits::CONNECTION_IDLE_TIMEOUT;
 use crate::logging;
 use crate::registry::shards::{Shards, serve_inbox};
 use crate::registry::{Registry, RegistryOptions};
-use crate::runtime::{DriverChoice, RuntimeConfig, Server, StartError};
+use crate::runtime::{AcceptMode, DriverChoice, RuntimeConfig, Server, StartError};
 
 /// Exit status when the server cannot start or fails while running.
 pub const EXIT_CODE_FAILED: u8 = 1;
@@ -38,6 +38,10 @@ fn serve(config: Config) -> Result<(), String> {
             "storage.subPaths is not served by this build yet; every repository goes to storage.rootDirectory"
         );
     }
+    // Before the port: a second server on this root must fail without touching it, and without
+    // taking connections meant for the first one.
+    let root_lock =
+        RootLock::acquire(&config.storage.root_directory).map_err(|error| error.to_string())?;
     let mut runtime = RuntimeConfig::new(listen);
     runtime.threads = config.runtime.threads.get();
     runtime.driver = match config.runtime.driver {
@@ -45,6 +49,12 @@ fn serve(config: Config) -> Result<(), String> {
         Driver::IoUring => DriverChoice::IoUring,
         Driver::Legacy => DriverChoice::Legacy,
     };
+    match config.runtime.accept {
+        Accept::Auto => {}
+        Accept::ReusePort => runtime.accept = AcceptMode::ReusePort,
+        Accept::Acceptor => runtime.accept = AcceptMode::SingleAcceptor,
+    }
+    runtime.connections_per_core_max = config.runtime.connections_per_core_max;
     let server = Server::bind(runtime).map_err(|error| error.to_string())?;
     // Tests and scripts read this line to learn the port when the config asks for port 0.
     eprintln!("zot serve: listening on {}", server.local_addr());
@@ -52,7 +62,7 @@ fn serve(config: Config) -> Result<(), String> {
     let mut store_config = StoreConfig::new(&config.storage.root_directory);
     store_config.dedupe = config.storage.dedupe;
     let options = RegistryOptions {
-        deletes_allowed: true,
+        deletes_allowed: config.runtime.deletes,
         docker_manifests_allowed: config.http.accepts_docker_manifests(),
     };
     let cores = config.runtime.threads.get();
@@ -99,6 +109,7 @@ fn serve(config: Config) -> Result<(), String> {
         connections_cut = report.connections_cut,
         "stopped (connections still open at the end of the grace period were cut)"
     );
+    drop(root_lock);
     Ok(())
 }
 

@@ -82,6 +82,9 @@ fn the_all_keys_example_sets_every_supported_key_without_warnings() {
     assert!(matches!(config.log.output, zot::config::LogOutput::File(_)));
     assert_eq!(config.runtime.threads.get(), 2);
     assert_eq!(config.runtime.driver, Driver::Auto);
+    assert_eq!(config.runtime.accept, zot::config::Accept::Auto);
+    assert_eq!(config.runtime.connections_per_core_max, 10000);
+    assert!(config.runtime.deletes);
 
     let minimal = Config::load(&example("config-minimal.json")).expect("config-minimal.json loads");
     assert!(minimal.warnings.is_empty(), "{:?}", minimal.warnings);

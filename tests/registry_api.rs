@@ -1,17 +1,30 @@
-//! The distribution API over real HTTP on loopback, one core, on both drivers: every route's
-//! status codes, headers and error codes, and that refused requests change nothing.
+//! The distribution API against the real `zot` binary on loopback, two cores, in both modes
+//! (io_uring with a listener per core; legacy with one acceptor): every route's status codes,
+//! headers and error codes, and that refused requests change nothing. Two cores, so requests
+//! reach repositories another core owns.
 
 mod common;
 
-use common::{Client, DRIVERS, sha256, start_registry};
+use common::binary::{MODES, ServeConfig, mode_config, serve_config};
+use common::{Client, sha256};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
 fn on_both_drivers(test: impl Fn(&mut Client)) {
-    for driver in DRIVERS {
-        let (address, _root) = start_registry(driver, None);
-        let mut client = Client::connect(address);
+    on_both_drivers_with(|config| config, test);
+}
+
+/// Runs `test` against a server of each mode whose config `configure` adjusted, then stops it.
+fn on_both_drivers_with(
+    configure: impl Fn(ServeConfig) -> ServeConfig,
+    test: impl Fn(&mut Client),
+) {
+    for mode in MODES {
+        let served = serve_config(configure(mode_config(mode, 2)));
+        let mut client = Client::connect(served.address);
         test(&mut client);
+        drop(client);
+        served.stop();
     }
 }
 
@@ -388,14 +401,15 @@ fn referrers_and_mounts() {
 #[test]
 fn docker_manifests_are_accepted_unless_compat_turns_them_off() {
     const DOCKER: &str = "application/vnd.docker.distribution.manifest.v2+json";
-    for (allowed, expected) in [(true, 201), (false, 415)] {
-        for driver in DRIVERS {
-            let (address, _root) = common::start_registry_with(driver, None, move |options| {
-                options.docker_manifests_allowed = allowed;
-            });
-            let mut client = Client::connect(address);
-            let config = push_blob(&mut client, "docker", b"{\"os\":\"linux\"}");
-            let layer = push_blob(&mut client, "docker", b"layer");
+    // No `compat` key accepts Docker types, as zot does; a list without docker2s2 refuses them.
+    for (compat, expected) in [("", 201), (r#","compat":[]"#, 415)] {
+        let configure = |config: ServeConfig| ServeConfig {
+            http_extra: compat.to_owned(),
+            ..config
+        };
+        on_both_drivers_with(configure, |client| {
+            let config = push_blob(client, "docker", b"{\"os\":\"linux\"}");
+            let layer = push_blob(client, "docker", b"layer");
             let body = format!(
                 r#"{{"schemaVersion":2,"mediaType":"{DOCKER}","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"{config}","size":15}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"{layer}","size":5}}]}}"#
             );
@@ -412,23 +426,23 @@ fn docker_manifests_are_accepted_unless_compat_turns_them_off() {
                 String::from_utf8_lossy(&reply.body)
             );
             let reply = client.get("/v2/docker/manifests/latest");
-            if allowed {
+            if expected == 201 {
                 assert_eq!(reply.header("Content-Type"), Some(DOCKER));
             } else {
                 assert_eq!(reply.status, 404);
             }
-        }
+        });
     }
 }
 
 #[test]
 fn deletes_are_refused_with_405_when_disabled() {
-    for driver in DRIVERS {
-        let (address, _root) = common::start_registry_with(driver, None, |options| {
-            options.deletes_allowed = false;
-        });
-        let mut client = Client::connect(address);
-        let body = image(&mut client, "kept", "kept");
+    let configure = |config: ServeConfig| ServeConfig {
+        runtime_extra: format!(r#"{},"deletes":false"#, config.runtime_extra),
+        ..config
+    };
+    on_both_drivers_with(configure, |client| {
+        let body = image(client, "kept", "kept");
         let digest = sha256(&body);
         let put = client.send(
             "PUT",
@@ -452,5 +466,5 @@ fn deletes_are_refused_with_405_when_disabled() {
         }
         assert_eq!(client.get("/v2/kept/manifests/v1").body, body);
         assert_eq!(client.get(&format!("/v2/kept/blobs/{layer}")).status, 200);
-    }
+    });
 }

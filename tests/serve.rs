@@ -7,8 +7,9 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use common::binary::{ServeConfig, Served, serve, serve_config};
+use common::binary::{ServeConfig, Served, serve, serve_config, serve_refused};
 use common::{Client, RootGuard, sha256};
 
 fn push_image(address: SocketAddr, repository: &str) -> (String, Vec<u8>) {
@@ -320,4 +321,95 @@ fn the_log_has_a_line_per_request_at_debug_and_every_error_with_its_code() {
             .unwrap_or("")
             .starts_with("core ")
     }));
+}
+
+#[test]
+fn a_second_server_on_the_same_port_or_root_refuses_to_start() {
+    let served = serve("auto", 2);
+    // The same port, another root: the cores' SO_REUSEPORT binds would have joined the first
+    // server's group and split its connections; the start fails instead.
+    let (code, stderr) = serve_refused(ServeConfig {
+        port: served.address.port(),
+        ..ServeConfig::new("auto", 2)
+    });
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("in use"), "{stderr}");
+    // The same root, another port: two servers would each think they own its repositories.
+    let (code, stderr) = serve_refused(ServeConfig {
+        root: Some(served.root.clone()),
+        ..ServeConfig::new("auto", 2)
+    });
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("another process serves it"), "{stderr}");
+    // The first one never noticed.
+    let mut client = Client::connect(served.address);
+    assert_eq!(client.get("/v2/").status, 200);
+    drop(client);
+    served.stop();
+}
+
+#[test]
+fn a_core_at_its_connection_limit_serves_more_only_as_connections_close() {
+    use std::io::{Read, Write};
+    for mode in common::binary::MODES {
+        let mut config = common::binary::mode_config(mode, 1);
+        config
+            .runtime_extra
+            .push_str(r#","connectionsPerCoreMax":2"#);
+        let served = serve_config(config);
+        let mut first = Client::connect(served.address);
+        let mut second = Client::connect(served.address);
+        assert_eq!(first.get("/v2/").status, 200);
+        assert_eq!(second.get("/v2/").status, 200);
+        // A third connection is not served while two are open: with a listener per core it
+        // waits in the backlog; with the acceptor it is closed at once.
+        let mut third = std::net::TcpStream::connect(served.address).unwrap();
+        third
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let _ = third.write_all(b"GET /v2/ HTTP/1.1\r\nHost: registry\r\n\r\n");
+        let mut byte = [0u8; 1];
+        match third.read(&mut byte) {
+            Ok(0) => assert_eq!(mode.1, "acceptor", "closed unserved"),
+            Ok(_) => panic!("a third connection was served past the limit in {mode:?}"),
+            Err(error) => assert!(
+                matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::ConnectionReset
+                ),
+                "{error}"
+            ),
+        }
+        drop(first);
+        if mode.1 == "reuseport" {
+            // The queued connection is accepted as soon as one closes.
+            third
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let reply = common::read_reply(&mut third, false);
+            assert_eq!(reply.status, 200);
+        } else {
+            // A new connection is served once the core has seen the close.
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                let mut fourth = std::net::TcpStream::connect(served.address).unwrap();
+                fourth
+                    .set_read_timeout(Some(Duration::from_millis(500)))
+                    .unwrap();
+                let _ = fourth.write_all(b"GET /v2/ HTTP/1.1\r\nHost: registry\r\n\r\n");
+                let mut head = [0u8; 12];
+                if fourth.read_exact(&mut head).is_ok() {
+                    assert_eq!(&head, b"HTTP/1.1 200");
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "never served again");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        assert_eq!(second.get("/v2/").status, 200);
+        drop(second);
+        served.stop();
+    }
 }

@@ -29,7 +29,7 @@ pub use self::error::{ConfigError, ConfigWarning, WarningKind};
 pub use self::http::{ADDRESS_DEFAULT, Compatibility, HttpConfig, PORT_DEFAULT};
 pub use self::log::{LogConfig, LogFormat, LogLevel, LogOutput};
 use self::object::Section;
-pub use self::runtime::{Driver, RuntimeConfig};
+pub use self::runtime::{Accept, Driver, RuntimeConfig};
 pub use self::storage::{StorageConfig, SubPathConfig};
 use crate::limits::CONFIG_FILE_BYTES_MAX;
 

@@ -1,5 +1,6 @@
-//! The `runtime` section, this build's own (zot has none): how many runtime threads to run and
-//! which I/O driver they use.
+//! The `runtime` section, this build's own (zot has none): how many runtime threads to run, which
+//! I/O driver and accept mode they use, how many connections each may hold, and whether deletes
+//! are served.
 
 use std::num::NonZeroUsize;
 
@@ -8,7 +9,7 @@ use serde_json::Value;
 use crate::config::error::{ConfigError, ConfigWarning};
 use crate::config::keys;
 use crate::config::object::{Field, Section, wrong_type};
-use crate::limits::RUNTIME_THREADS_MAX;
+use crate::limits::{CONNECTIONS_PER_CORE_DEFAULT, CONNECTIONS_PER_CORE_MAX, RUNTIME_THREADS_MAX};
 
 /// `runtime`: the thread-per-core layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +19,38 @@ pub struct RuntimeConfig {
     pub threads: NonZeroUsize,
     /// `runtime.driver` (default `auto`).
     pub driver: Driver,
+    /// `runtime.accept` (default `auto`).
+    pub accept: Accept,
+    /// `runtime.connectionsPerCoreMax`: open connections one core serves at once; past it the
+    /// core stops accepting until one closes. Default [`CONNECTIONS_PER_CORE_DEFAULT`].
+    pub connections_per_core_max: usize,
+    /// `runtime.deletes` (default true): whether manifest, tag and blob deletes are served.
+    /// When false they are answered 405 UNSUPPORTED, as distribution does with its
+    /// `storage.delete.enabled: false`.
+    pub deletes: bool,
+}
+
+/// `runtime.accept`: how connections reach the cores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Accept {
+    /// `"auto"`: one `SO_REUSEPORT` listener per core on Linux, one acceptor elsewhere.
+    Auto,
+    /// `"reuseport"`: one listener per core (Linux only; refused at start-up elsewhere).
+    ReusePort,
+    /// `"acceptor"`: one acceptor thread hands connections to the cores round-robin, the
+    /// portable path, selectable on Linux so it is tested there.
+    Acceptor,
+}
+
+impl Accept {
+    /// The name written in a config.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Accept::Auto => "auto",
+            Accept::ReusePort => "reuseport",
+            Accept::Acceptor => "acceptor",
+        }
+    }
 }
 
 /// `runtime.driver`: the I/O driver of every runtime thread.
@@ -51,6 +84,9 @@ impl RuntimeConfig {
         RuntimeConfig {
             threads,
             driver: Driver::Auto,
+            accept: Accept::Auto,
+            connections_per_core_max: CONNECTIONS_PER_CORE_DEFAULT,
+            deletes: true,
         }
     }
 
@@ -73,6 +109,23 @@ impl RuntimeConfig {
                         .invalid("is not a driver (auto, io_uring or legacy)")
                 })?;
         }
+        if let Some(taken) = section.take("accept") {
+            let name = taken.field().string()?;
+            runtime.accept = [Accept::Auto, Accept::ReusePort, Accept::Acceptor]
+                .into_iter()
+                .find(|accept| accept.name() == name)
+                .ok_or_else(|| {
+                    taken
+                        .field()
+                        .invalid("is not an accept mode (auto, reuseport or acceptor)")
+                })?;
+        }
+        if let Some(taken) = section.take("connectionsPerCoreMax") {
+            runtime.connections_per_core_max = connections(taken.field())?;
+        }
+        if let Some(taken) = section.take("deletes") {
+            runtime.deletes = taken.field().boolean()?;
+        }
         section.finish(keys::RUNTIME, warnings)?;
         Ok(runtime)
     }
@@ -91,6 +144,21 @@ fn threads(field: Field<'_, '_>) -> Result<NonZeroUsize, ConfigError> {
         Some(threads) if threads.get() <= RUNTIME_THREADS_MAX => Ok(threads),
         _ => Err(field.invalid(format_args!(
             "is not a thread count (1 to {RUNTIME_THREADS_MAX})"
+        ))),
+    }
+}
+
+fn connections(field: Field<'_, '_>) -> Result<usize, ConfigError> {
+    let Value::Number(number) = field.value else {
+        return Err(wrong_type(field.path, "a whole number", field.value));
+    };
+    match number
+        .as_u64()
+        .and_then(|count| usize::try_from(count).ok())
+    {
+        Some(count) if (1..=CONNECTIONS_PER_CORE_MAX).contains(&count) => Ok(count),
+        _ => Err(field.invalid(format_args!(
+            "is not a connection count (1 to {CONNECTIONS_PER_CORE_MAX})"
         ))),
     }
 }

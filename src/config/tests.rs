@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::limits::{CONFIG_FILE_BYTES_MAX, RUNTIME_THREADS_MAX, SUB_PATHS_MAX};
+use crate::limits::{
+    CONFIG_FILE_BYTES_MAX, CONNECTIONS_PER_CORE_DEFAULT, CONNECTIONS_PER_CORE_MAX,
+    RUNTIME_THREADS_MAX, SUB_PATHS_MAX,
+};
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -174,7 +177,13 @@ fn every_supported_key_is_read() {
         },
         "http": {"address": "0.0.0.0", "port": "5001", "realm": "zot", "compat": ["docker2s2"]},
         "log": {"level": "warn", "output": "/var/log/zot.log", "format": "json"},
-        "runtime": {"threads": 3, "driver": "legacy"},
+        "runtime": {
+            "threads": 3,
+            "driver": "legacy",
+            "accept": "acceptor",
+            "connectionsPerCoreMax": 100,
+            "deletes": false,
+        },
     }));
     let expected = Config {
         dist_spec_version: DIST_SPEC_VERSION.to_owned(),
@@ -206,6 +215,9 @@ fn every_supported_key_is_read() {
         runtime: RuntimeConfig {
             threads: NonZeroUsize::new(3).expect("3 is not zero"),
             driver: Driver::Legacy,
+            accept: Accept::Acceptor,
+            connections_per_core_max: 100,
+            deletes: false,
         },
     };
     assert_eq!(config, expected);
@@ -811,6 +823,56 @@ fn runtime_bad_values() {
     );
     assert_wrong_type(runtime(json!({"driver": 1})), "runtime.driver");
     assert_wrong_type(with(json!({"runtime": 4})), "runtime");
+}
+
+#[test]
+fn runtime_accept_connections_and_deletes() {
+    let runtime = |value: Value| config(with(json!({"runtime": value}))).runtime;
+    let defaults = runtime(json!({}));
+    assert_eq!(defaults.accept, Accept::Auto);
+    assert_eq!(
+        defaults.connections_per_core_max,
+        CONNECTIONS_PER_CORE_DEFAULT
+    );
+    assert!(defaults.deletes);
+    assert_eq!(
+        runtime(json!({"accept": "reuseport"})).accept,
+        Accept::ReusePort
+    );
+    assert_eq!(
+        runtime(json!({"accept": "acceptor"})).accept,
+        Accept::Acceptor
+    );
+    assert_eq!(
+        runtime(json!({"connectionsPerCoreMax": 1})).connections_per_core_max,
+        1
+    );
+    assert!(!runtime(json!({"deletes": false})).deletes);
+    let bad = |value: Value| with(json!({"runtime": value}));
+    assert_error(
+        bad(json!({"accept": "single"})),
+        "runtime.accept",
+        "\"single\" is not an accept mode",
+    );
+    assert_error(
+        bad(json!({"connectionsPerCoreMax": 0})),
+        "runtime.connectionsPerCoreMax",
+        "0 is not a connection count",
+    );
+    assert_error(
+        bad(json!({"connectionsPerCoreMax": CONNECTIONS_PER_CORE_MAX + 1})),
+        "runtime.connectionsPerCoreMax",
+        "not a connection count",
+    );
+    assert_wrong_type(
+        bad(json!({"connectionsPerCoreMax": "10"})),
+        "runtime.connectionsPerCoreMax",
+    );
+    assert_error(
+        bad(json!({"deletes": "no"})),
+        "runtime.deletes",
+        "\"no\" is not a boolean",
+    );
 }
 
 // ---- keys this build does not read -----------------------------------------------------------

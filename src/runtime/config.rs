@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::driver::DriverChoice;
 use super::platform;
+use crate::limits::CONNECTIONS_PER_CORE_DEFAULT;
 
 /// Submission queue entries of each core's ring. Enough for every connection of a busy core to
 /// have a read or write in flight; the ring is small (a few hundred KiB with its completion
@@ -50,6 +51,9 @@ pub struct RuntimeConfig {
     pub grace: Duration,
     /// Submission queue entries of each core's io_uring.
     pub io_uring_entries: u32,
+    /// Open connections one core serves at once, at least 1: past it the core stops accepting
+    /// (with an acceptor thread, it closes what it is handed) until one closes.
+    pub connections_per_core_max: usize,
     /// Whether SIGTERM and SIGINT start shutdown. Tests that run several servers in one process
     /// turn it off and use [`Shutdown::trigger`](super::Shutdown::trigger).
     pub handle_signals: bool,
@@ -67,6 +71,7 @@ impl RuntimeConfig {
             accept: AcceptMode::platform_default(),
             grace: GRACE_DEFAULT,
             io_uring_entries: IO_URING_ENTRIES_DEFAULT,
+            connections_per_core_max: CONNECTIONS_PER_CORE_DEFAULT,
             handle_signals: true,
         }
     }

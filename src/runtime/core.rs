@@ -76,13 +76,20 @@ where
     );
     // Cut connections' tasks have ended by the time this returns; dropping the runtime submits
     // the closes still queued in its ring.
-    runtime.block_on(serve_core(setup, driver, config.grace, factory))
+    runtime.block_on(serve_core(
+        setup,
+        driver,
+        config.grace,
+        config.connections_per_core_max,
+        factory,
+    ))
 }
 
 async fn serve_core<F, Fut, H>(
     setup: CoreSetup,
     driver: CoreDriver,
     grace: Duration,
+    connections_max: usize,
     factory: &F,
 ) -> Result<CoreOutcome, RunError>
 where
@@ -103,7 +110,8 @@ where
         .await
         .map_err(|source| RunError::CoreStart { core, source })?;
     let handler = Rc::new(handler);
-    let tracker = Rc::new(ConnectionTracker::new());
+    assert!(connections_max > 0, "a core serves at least one connection");
+    let tracker = Rc::new(ConnectionTracker::new(connections_max));
 
     let setup_error = |what| move |source| RunError::Setup { what, source };
     // The legacy driver needs non-blocking sockets. io_uring gets blocking ones, so that a read
@@ -179,6 +187,11 @@ async fn accept_until_draining<H: ConnectionHandler>(
 ) {
     // Runs until shutdown: every pass waits for a connection or the stopped listener.
     loop {
+        // At the limit, queued connections wait in the kernel's backlog until one closes.
+        monoio::select! {
+            () = tracker.below_limit() => {},
+            () = listener_stop_overdue(draining) => return,
+        }
         monoio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
@@ -281,7 +294,16 @@ impl<H: ConnectionHandler> Control<H> {
             let Ok((stream, peer)) = receiver.try_recv() else {
                 return false;
             };
-            // A connection that cannot be adopted is closed; the client retries.
+            // The acceptor cannot see this core's count, so over the limit the connection is
+            // closed at once, as is one that cannot be adopted; the client retries.
+            if self.tracker.at_limit() {
+                tracing::warn!(
+                    peer = %peer,
+                    "connection closed: this core already serves {} connections",
+                    self.tracker.open_count()
+                );
+                continue;
+            }
             if let Ok(stream) = adopt(stream, self.kind) {
                 serve_connection(stream, peer, self.handler.as_ref(), &self.tracker);
             }
@@ -319,16 +341,37 @@ struct ConnectionTracker {
     cut: Cell<bool>,
     /// The drain's waker, set while it waits for the last connection to close.
     all_closed_waker: RefCell<Option<Waker>>,
+    /// Open connections the core serves at once.
+    limit: usize,
+    /// The accept loop's waker, set while it waits for a connection to close at the limit.
+    below_limit_waker: RefCell<Option<Waker>>,
 }
 
 impl ConnectionTracker {
-    fn new() -> ConnectionTracker {
+    fn new(limit: usize) -> ConnectionTracker {
         ConnectionTracker {
             connections: RefCell::new(BTreeMap::new()),
             key_next: Cell::new(0),
             cut: Cell::new(false),
             all_closed_waker: RefCell::new(None),
+            limit,
+            below_limit_waker: RefCell::new(None),
         }
+    }
+
+    fn at_limit(&self) -> bool {
+        self.open_count() >= self.limit
+    }
+
+    /// Resolves once the core serves fewer connections than its limit.
+    fn below_limit(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |context: &mut Context<'_>| {
+            if !self.at_limit() {
+                return Poll::Ready(());
+            }
+            *self.below_limit_waker.borrow_mut() = Some(context.waker().clone());
+            Poll::Pending
+        })
     }
 
     fn open(self: &Rc<Self>) -> OpenConnection {
@@ -412,6 +455,11 @@ impl Drop for OpenConnection {
         let mut connections = self.tracker.connections.borrow_mut();
         let removed = connections.remove(&self.key);
         assert!(removed.is_some(), "every OpenConnection is tracked once");
+        if connections.len() < self.tracker.limit
+            && let Some(waker) = self.tracker.below_limit_waker.borrow_mut().take()
+        {
+            waker.wake();
+        }
         if connections.is_empty()
             && let Some(waker) = self.tracker.all_closed_waker.borrow_mut().take()
         {

@@ -43,6 +43,23 @@ pub(crate) fn bind(address: SocketAddr, reuse_port: bool) -> io::Result<TcpListe
     Ok(socket.into())
 }
 
+/// Fails with `AddrInUse` when a socket already listens on `address`, even one bound with
+/// `SO_REUSEPORT` by another server of the same user, which the cores' own `SO_REUSEPORT` binds
+/// would join silently (and then split the connections with). A probe without `SO_REUSEPORT`
+/// cannot join such a group, so its bind tells; it is closed before the cores bind. Two servers
+/// starting within the same instant can both pass; the storage root's lock stops the second.
+pub(crate) fn ensure_unused(address: SocketAddr) -> io::Result<()> {
+    let probe = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    // Lets the probe bind over connections of an earlier server still in TIME_WAIT; Linux
+    // refuses it all the same while a socket listens there.
+    probe.set_reuse_address(true)?;
+    probe.bind(&address.into())
+}
+
 /// Whether an accept error concerns only the connection being accepted, so the next accept can
 /// follow at once.
 pub(crate) fn accept_error_is_per_connection(error: &io::Error) -> bool {

@@ -61,6 +61,11 @@ impl Server {
                 reason: "threads exceeds THREADS_MAX",
             });
         }
+        if config.connections_per_core_max == 0 {
+            return Err(RunError::InvalidConfig {
+                reason: "connections_per_core_max must be at least 1",
+            });
+        }
         if config.accept == AcceptMode::ReusePort && !platform::REUSE_PORT_BALANCES {
             return Err(RunError::InvalidConfig {
                 reason: "SO_REUSEPORT does not balance connections on this platform",
@@ -72,6 +77,9 @@ impl Server {
         };
         let reuse_port = config.accept == AcceptMode::ReusePort;
         let bind_error = |address| move |source| RunError::Bind { address, source };
+        if reuse_port && config.listen.port() != 0 {
+            listen::ensure_unused(config.listen).map_err(bind_error(config.listen))?;
+        }
         let first = listen::bind(config.listen, reuse_port).map_err(bind_error(config.listen))?;
         let local_address = first.local_addr().map_err(bind_error(config.listen))?;
         let mut listeners = vec![first];

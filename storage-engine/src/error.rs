@@ -52,6 +52,10 @@ impl fmt::Display for IoFailure {
 pub enum OpenError {
     /// The root is missing and cannot be created, or is not a folder.
     Root(IoFailure),
+    /// Another process holds the root's lock: it is being served already.
+    RootBusy {
+        path: PathBuf,
+    },
     /// A repository's `index.json` is not a valid index (I4). The repository is left out rather
     /// than served with tags the engine cannot read; `zot scrub` names the damage.
     IndexDamaged {
@@ -199,6 +203,11 @@ impl fmt::Display for OpenError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OpenError::Root(failure) => write!(formatter, "storage root: {failure}"),
+            OpenError::RootBusy { path } => write!(
+                formatter,
+                "storage root: another process serves it already (it holds the lock {})",
+                path.display()
+            ),
             OpenError::IndexDamaged { repository, detail } => {
                 write!(formatter, "repository {repository}: index.json: {detail}")
             }

@@ -23,6 +23,7 @@ mod open;
 mod platform;
 pub mod repository;
 pub mod root;
+pub mod root_lock;
 pub mod store;
 pub mod upload;
 pub mod upload_state;
@@ -37,5 +38,6 @@ pub use error::{
 pub use layout::SessionId;
 pub use repository::{BlobStat, ManifestContent, Page, PutManifest, Referrer, Repository};
 pub use root::{Root, StoreConfig};
+pub use root_lock::{ROOT_LOCK_FILE, RootLock};
 pub use store::Store;
 pub use upload::{CommittedBlob, Resumable, Upload};

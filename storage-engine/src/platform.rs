@@ -63,7 +63,7 @@ pub(crate) async fn sync_directory(directory: &File) -> io::Result<()> {
 
 /// Takes the exclusive advisory lock of `file` without waiting: `Ok(false)` when another open
 /// file (another request, core or process) holds it.
-pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
+pub(crate) fn try_lock(file: &impl AsRawFd) -> io::Result<bool> {
     // SAFETY: flock on a descriptor `file` keeps open for the call; it touches no memory of ours.
     let result = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if result == 0 {
@@ -77,7 +77,7 @@ pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
 }
 
 /// Releases the lock [`try_lock`] took. Failure changes nothing: the close releases it too.
-pub(crate) fn unlock(file: &File) {
+pub(crate) fn unlock(file: &impl AsRawFd) {
     // SAFETY: as in try_lock.
     let _ = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
 }

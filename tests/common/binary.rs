@@ -23,8 +23,12 @@ pub struct ServeConfig {
     pub log: String,
     /// More members of the `storage` object, as JSON text starting with a comma, or empty.
     pub storage_extra: String,
+    /// `http.port`; 0 picks a free one.
+    pub port: u16,
     /// More members of the `http` object, as JSON text starting with a comma, or empty.
     pub http_extra: String,
+    /// More members of the `runtime` object, as JSON text starting with a comma, or empty.
+    pub runtime_extra: String,
 }
 
 impl ServeConfig {
@@ -35,7 +39,9 @@ impl ServeConfig {
             root: None,
             log: r#"{"level":"info"}"#.to_owned(),
             storage_extra: String::new(),
+            port: 0,
             http_extra: String::new(),
+            runtime_extra: String::new(),
         }
     }
 }
@@ -55,27 +61,28 @@ pub struct Served {
     _guard: RootGuard,
 }
 
+/// The two ways this build runs: io_uring with a listener per core (Linux servers), and the
+/// legacy driver with one acceptor thread (the macOS path, run here so it is tested).
+pub const MODES: [(&str, &str); 2] = [("io_uring", "reuseport"), ("legacy", "acceptor")];
+
+/// A config for one of [`MODES`] on `threads` cores.
+pub fn mode_config((driver, accept): (&'static str, &str), threads: usize) -> ServeConfig {
+    ServeConfig {
+        runtime_extra: format!(r#","accept":"{accept}""#),
+        ..ServeConfig::new(driver, threads)
+    }
+}
+
 /// Starts `zot serve` on `threads` cores of `driver` with a fresh root.
 pub fn serve(driver: &'static str, threads: usize) -> Served {
     serve_config(ServeConfig::new(driver, threads))
 }
 
-/// Starts `zot serve` with `config`, asking for port 0, and waits for its "listening on" line.
+/// Starts `zot serve` with `config` and waits for its "listening on" line.
 pub fn serve_config(config: ServeConfig) -> Served {
     let folder = temporary_root("serve", config.driver);
-    std::fs::create_dir_all(&folder).unwrap();
     let guard = RootGuard(folder.clone());
-    let root = config.root.clone().unwrap_or_else(|| folder.join("data"));
-    let config_path = folder.join("config.json");
-    let text = format!(
-        r#"{{"distSpecVersion":"1.1.1","storage":{{"rootDirectory":{root:?}{storage}}},"http":{{"address":"127.0.0.1","port":"0"{http}}},"log":{log},"runtime":{{"threads":{threads},"driver":"{driver}"}}}}"#,
-        storage = config.storage_extra,
-        http = config.http_extra,
-        log = config.log,
-        threads = config.threads,
-        driver = config.driver,
-    );
-    std::fs::write(&config_path, text).unwrap();
+    let (config_path, root) = write_config(&folder, &config);
     let mut child = Command::new(env!("CARGO_BIN_EXE_zot"))
         .args(["serve", config_path.to_str().unwrap()])
         .stdout(Stdio::piped())
@@ -106,6 +113,53 @@ pub fn serve_config(config: ServeConfig) -> Served {
         }
         seen.push(line);
     }
+}
+
+/// Runs `zot serve` with `config` expecting it to refuse to start: returns its exit code and
+/// stderr. Fails the test if it is still running after 10 s.
+pub fn serve_refused(config: ServeConfig) -> (Option<i32>, String) {
+    let folder = temporary_root("serve-refused", config.driver);
+    let _guard = RootGuard(folder.clone());
+    let (config_path, _) = write_config(&folder, &config);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zot"))
+        .args(["serve", config_path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("zot serve was expected to refuse to start, and is still running");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status.code(), stderr)
+}
+
+/// Writes `config` as `folder/config.json`; returns its path and the storage root it names.
+fn write_config(folder: &Path, config: &ServeConfig) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(folder).unwrap();
+    let root = config.root.clone().unwrap_or_else(|| folder.join("data"));
+    let config_path = folder.join("config.json");
+    let text = format!(
+        r#"{{"distSpecVersion":"1.1.1","storage":{{"rootDirectory":{root:?}{storage}}},"http":{{"address":"127.0.0.1","port":"{port}"{http}}},"log":{log},"runtime":{{"threads":{threads},"driver":"{driver}"{runtime}}}}}"#,
+        storage = config.storage_extra,
+        port = config.port,
+        http = config.http_extra,
+        runtime = config.runtime_extra,
+        log = config.log,
+        threads = config.threads,
+        driver = config.driver,
+    );
+    std::fs::write(&config_path, text).unwrap();
+    (config_path, root)
 }
 
 /// Sends each line of `stream` to `sender` until either end closes.
