@@ -468,3 +468,66 @@ fn deletes_are_refused_with_405_when_disabled() {
         assert_eq!(client.get(&format!("/v2/kept/blobs/{layer}")).status, 200);
     });
 }
+
+#[test]
+fn mounts_without_from_find_the_blob_wherever_it_is() {
+    use std::os::unix::fs::MetadataExt;
+    for dedupe in [false, true] {
+        for mode in MODES {
+            let served = serve_config(ServeConfig {
+                storage_extra: format!(r#","dedupe":{dedupe}"#),
+                ..mode_config(mode, 2)
+            });
+            let mut client = Client::connect(served.address);
+            // Several source repositories, so some live on the other core.
+            let mut blobs = Vec::new();
+            for index in 0..4 {
+                let bytes = format!("blob of source {index}").repeat(50).into_bytes();
+                let digest = push_blob(&mut client, &format!("source/s{index}"), &bytes);
+                blobs.push((digest, bytes));
+            }
+            for (index, (digest, bytes)) in blobs.iter().enumerate() {
+                let target = format!("target/t{index}");
+                let reply = client.send(
+                    "POST",
+                    &format!("/v2/{target}/blobs/uploads/?mount={digest}"),
+                    &[],
+                    b"",
+                );
+                assert_eq!(reply.status, 201, "{dedupe} {mode:?} {index}");
+                assert_eq!(
+                    reply.header("Location"),
+                    Some(format!("/v2/{target}/blobs/{digest}").as_str())
+                );
+                assert_eq!(reply.header("Docker-Content-Digest"), Some(digest.as_str()));
+                assert_eq!(
+                    client.get(&format!("/v2/{target}/blobs/{digest}")).body,
+                    *bytes
+                );
+                // A link, not a copy: both names are one file.
+                let blob_path = |repository: &str| {
+                    served
+                        .root
+                        .join(repository)
+                        .join("blobs/sha256")
+                        .join(&digest[7..])
+                };
+                let source = std::fs::metadata(blob_path(&format!("source/s{index}"))).unwrap();
+                let mounted = std::fs::metadata(blob_path(&target)).unwrap();
+                assert_eq!(source.ino(), mounted.ino());
+            }
+            // A blob nobody has: a normal upload session, as with `from`.
+            let missing = sha256(b"nobody has this");
+            let reply = client.send(
+                "POST",
+                &format!("/v2/target/t0/blobs/uploads/?mount={missing}"),
+                &[],
+                b"",
+            );
+            assert_eq!(reply.status, 202);
+            assert!(reply.header("Docker-Upload-UUID").is_some());
+            drop(client);
+            served.stop();
+        }
+    }
+}

@@ -60,7 +60,8 @@ pub(super) async fn start(
 
 /// `?mount=<digest>&from=<repository>`: 201 when the blob could be linked, `None` to go on with
 /// a normal session (the spec's answer when the source does not have it). Runs on the target
-/// repository's owner core, which may create the repository.
+/// repository's owner core, which may create the repository. Without `from`, the source is the
+/// dedupe store or, failing that, the first repository of any core that holds the blob.
 async fn mount(
     registry: &Registry,
     head: &RequestHead,
@@ -68,31 +69,96 @@ async fn mount(
 ) -> Option<Response> {
     let digest_text = query_value(head, "mount")?;
     Digest::parse(&digest_text).ok()?;
-    let from_text = query_value(head, "from")?;
-    RepositoryName::parse(&from_text).ok()?;
+    let from = match query_value(head, "from") {
+        Some(from_text) => {
+            RepositoryName::parse(&from_text).ok()?;
+            Some(from_text)
+        }
+        None => None,
+    };
     let name_text = name.as_str().to_owned();
     let owner = registry.shards.owner(&name_text);
-    let outcome = registry
+    let searching = from.is_none();
+    let source = match from {
+        Some(from) => MountSource::Repository(from),
+        None => MountSource::Blobstore,
+    };
+    let mut outcome = mount_on_owner(registry, owner, &name_text, &digest_text, source).await;
+    if searching
+        && matches!(outcome, Ok(None))
+        && let Some(holder) = repository_with_blob(registry, &digest_text).await
+    {
+        let source = MountSource::Repository(holder);
+        outcome = mount_on_owner(registry, owner, &name_text, &digest_text, source).await;
+    }
+    match outcome {
+        Ok(Some(digest)) => Some(created(name, &digest)),
+        Ok(None) => None,
+        Err((code, message)) => Some(error_response(code, &message)),
+    }
+}
+
+/// Where a mount takes its blob from.
+enum MountSource {
+    Repository(String),
+    /// The dedupe store, `_blobstore`.
+    Blobstore,
+}
+
+/// Mounts on the owner core of `name`: the digest of the blob linked in, `None` when the source
+/// does not have it.
+async fn mount_on_owner(
+    registry: &Registry,
+    owner: usize,
+    name: &str,
+    digest: &str,
+    source: MountSource,
+) -> Result<Option<String>, (ErrorCode, String)> {
+    let name_text = name.to_owned();
+    let digest_text = digest.to_owned();
+    registry
         .run_on_core(owner, move |registry: std::rc::Rc<Registry>| {
             Box::pin(async move {
                 let name = RepositoryName::parse(&name_text).expect("parsed before");
-                let from = RepositoryName::parse(&from_text).expect("parsed before");
                 let digest = Digest::parse(&digest_text).expect("parsed before");
                 let _owner = registry.owner.lock().await;
                 let mut store = registry.store.borrow_mut();
-                match store.mount_blob(name, from, digest).await {
+                let mounted = match &source {
+                    MountSource::Repository(from) => {
+                        let from = RepositoryName::parse(from).expect("parsed or listed before");
+                        store.mount_blob(name, from, digest).await
+                    }
+                    MountSource::Blobstore => store.mount_blob_from_blobstore(name, digest).await,
+                };
+                match mounted {
                     Ok(Some(committed)) => Ok(Some(committed.digest.as_str().to_owned())),
                     Ok(None) => Ok(None),
                     Err(error) => Err((error.error_code(), error.to_string())),
                 }
             })
         })
-        .await;
-    match outcome {
-        Ok(Some(digest)) => Some(created(name, &digest)),
-        Ok(None) => None,
-        Err((code, message)) => Some(error_response(code, &message)),
+        .await
+}
+
+/// The first repository, core by core, that holds the blob `digest`.
+async fn repository_with_blob(registry: &Registry, digest: &str) -> Option<String> {
+    for core in 0..registry.shards.cores() {
+        let digest_text = digest.to_owned();
+        let found = registry
+            .run_on_core(core, move |registry: std::rc::Rc<Registry>| {
+                Box::pin(async move {
+                    let digest = Digest::parse(&digest_text).expect("parsed before");
+                    let _owner = registry.owner.lock().await;
+                    let store = registry.store.borrow();
+                    store.repository_with_blob(digest).await
+                })
+            })
+            .await;
+        if found.is_some() {
+            return found;
+        }
     }
+    None
 }
 
 pub(super) async fn patch(

@@ -180,17 +180,17 @@ pub(crate) async fn sync_parent(disk: &Disk, path: &Path) -> Result<(), IoFailur
         .map_err(|error| IoFailure::new("sync folder", folder, error))
 }
 
-/// Gives repository `to` the blob `digest` of repository `from`: a hard link where the file
-/// system allows, a copy otherwise (docs/design.md 4.3). `Ok(false)` when `from` has no such
-/// blob.
+/// Gives repository `to` the blob `digest` whose committed file is `source` (another
+/// repository's, or the dedupe store's): a hard link where the file system allows, a copy
+/// otherwise (docs/design.md 4.3). `Ok(false)` when there is no such file.
 pub(crate) async fn mount(
     root: &Root,
     disk: &Disk,
-    from: &RepositoryPaths,
+    source: &Path,
     to: &RepositoryPaths,
     digest: Digest<'_>,
 ) -> Result<bool, IoFailure> {
-    let source = from.blob(digest);
+    let source = source.to_owned();
     let target = to.blob(digest);
     match link_new(disk, &source, &target).await {
         Ok(true) => {

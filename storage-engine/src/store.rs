@@ -12,7 +12,7 @@ use crate::blob;
 use crate::disk::Disk;
 use crate::error::{BlobError, IoFailure, OpenError, RepositoryError, UploadError};
 use crate::index::RepositoryIndex;
-use crate::layout::SessionId;
+use crate::layout::{SessionId, blobstore_blob};
 use crate::open::{
     clean_repository, expire_sessions, find_repositories, list_uploads, remove_temporary_files,
 };
@@ -230,7 +230,47 @@ impl Store {
         from: RepositoryName<'_>,
         digest: Digest<'_>,
     ) -> Result<Option<CommittedBlob>, BlobError> {
-        let from_paths = self.root.repository(from);
+        let source = self.root.repository(from).blob(digest);
+        self.mount_blob_file(to, &source, digest).await
+    }
+
+    /// Gives repository `to` (created if needed) the blob `digest` from the dedupe store
+    /// `_blobstore`, for a mount that names no source repository. Any committed file there is
+    /// the blob: the store only ever links in files whose digest was checked, whether or not
+    /// `storage.dedupe` is on today. `Ok(None)` when the store has no such blob.
+    pub async fn mount_blob_from_blobstore(
+        &mut self,
+        to: RepositoryName<'_>,
+        digest: Digest<'_>,
+    ) -> Result<Option<CommittedBlob>, BlobError> {
+        let source = blobstore_blob(self.root.directory(), digest);
+        self.mount_blob_file(to, &source, digest).await
+    }
+
+    /// The first repository of this store, in name order, that holds the blob `digest`: the
+    /// source of a mount that names none, when the dedupe store does not have it. One `stat` per
+    /// repository, so its cost grows with the store; mounts without a source are rare, and the
+    /// alternative for the client is a whole upload.
+    pub async fn repository_with_blob(&self, digest: Digest<'_>) -> Option<String> {
+        for (name, repository) in &self.repositories {
+            if self
+                .disk
+                .file_size(&repository.paths().blob(digest))
+                .await
+                .is_ok()
+            {
+                return Some(name.clone());
+            }
+        }
+        None
+    }
+
+    async fn mount_blob_file(
+        &mut self,
+        to: RepositoryName<'_>,
+        source: &std::path::Path,
+        digest: Digest<'_>,
+    ) -> Result<Option<CommittedBlob>, BlobError> {
         let repository = self
             .create_repository(to)
             .await
@@ -246,7 +286,7 @@ impl Store {
                 size,
             }));
         }
-        if !blob::mount(&self.root, &self.disk, &from_paths, &to_paths, digest)
+        if !blob::mount(&self.root, &self.disk, source, &to_paths, digest)
             .await
             .map_err(BlobError::Io)?
         {
