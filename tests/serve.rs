@@ -413,3 +413,104 @@ fn a_core_at_its_connection_limit_serves_more_only_as_connections_close() {
         served.stop();
     }
 }
+
+#[test]
+fn a_root_written_by_zot_is_served_as_it_is_and_pulled_by_skopeo() {
+    use storage_engine::zot_fixture::ZotFixture;
+    let folder = common::temporary_root("serve-zot-root", "auto");
+    let _guard = RootGuard(folder.clone());
+    let root = folder.join("zot-root");
+    let fixture = ZotFixture::typical(&root).unwrap();
+    let served = serve_config(ServeConfig {
+        root: Some(root.clone()),
+        ..ServeConfig::new("auto", 2)
+    });
+    let mut client = Client::connect(served.address);
+    assert_eq!(
+        client.get("/v2/_catalog").json()["repositories"],
+        serde_json::json!(fixture.repositories())
+    );
+    // Every tag of every repository, nested ones included, byte for byte as zot stored it.
+    for repository in fixture.repositories() {
+        let tags = fixture.tags(&repository);
+        let names: Vec<&str> = tags.iter().map(|(tag, _)| tag.as_str()).collect();
+        assert_eq!(
+            client.get(&format!("/v2/{repository}/tags/list")).json()["tags"],
+            serde_json::json!(names)
+        );
+        for (tag, digest) in &tags {
+            let stored = std::fs::read(
+                fixture
+                    .repository_folder(&repository)
+                    .join("blobs/sha256")
+                    .join(&digest[7..]),
+            )
+            .unwrap();
+            let raw = skopeo(&[
+                "inspect",
+                "--raw",
+                "--tls-verify=false",
+                &format!("docker://{}/{repository}:{tag}", served.address),
+            ]);
+            assert_eq!(raw.as_bytes(), stored, "{repository}:{tag}");
+        }
+    }
+    // Pulls into skopeo's `dir:` layout, which keeps manifests and blobs as they come: an
+    // image whose layer two repositories share, another, and a multi-platform index whole.
+    for (reference, all) in [
+        ("a/b:v1", false),
+        ("library/alpine:latest", false),
+        ("a/b/c:multi", true),
+    ] {
+        let out = folder.join(format!("pulled-{}", reference.replace(['/', ':'], "-")));
+        let mut arguments = vec!["copy", "--src-tls-verify=false"];
+        if all {
+            arguments.push("--all");
+        }
+        let source = format!("docker://{}/{reference}", served.address);
+        let target = format!("dir:{}", out.display());
+        arguments.extend([source.as_str(), target.as_str()]);
+        skopeo(&arguments);
+        let (repository, tag) = reference.split_once(':').unwrap();
+        let (_, digest) = fixture
+            .tags(repository)
+            .into_iter()
+            .find(|(name, _)| name == tag)
+            .unwrap();
+        let stored = |digest: &str| -> Vec<u8> {
+            let path = fixture
+                .repository_folder(repository)
+                .join("blobs/sha256")
+                .join(&digest[7..]);
+            std::fs::read(path).unwrap()
+        };
+        let top = stored(&digest);
+        assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), top);
+        let top: serde_json::Value = serde_json::from_slice(&top).unwrap();
+        let images: Vec<serde_json::Value> = match top["manifests"].as_array() {
+            Some(children) => children
+                .iter()
+                .map(|child| {
+                    let child = child["digest"].as_str().unwrap();
+                    let bytes = stored(child);
+                    let copied = std::fs::read(out.join(format!("{}.manifest.json", &child[7..])));
+                    assert_eq!(copied.unwrap(), bytes, "{reference}: platform {child}");
+                    serde_json::from_slice(&bytes).unwrap()
+                })
+                .collect(),
+            None => vec![top],
+        };
+        assert_eq!(images.len(), if all { 2 } else { 1 });
+        for image in images {
+            let layers = image["layers"].as_array().unwrap().iter();
+            for descriptor in layers.chain([&image["config"]]) {
+                let blob = descriptor["digest"].as_str().unwrap();
+                let bytes = std::fs::read(out.join(&blob[7..]))
+                    .unwrap_or_else(|error| panic!("{reference}: {blob}: {error}"));
+                assert_eq!(sha256(&bytes), blob);
+            }
+        }
+    }
+    drop(client);
+    served.stop();
+}
