@@ -133,7 +133,11 @@ ensure_python_venv() {
             --requirement "$requirements_file"
         cp "$requirements_file" "$installed_copy"
     fi
-    export PATH="$venv_dir/bin:$PATH"
-    export VIRTUAL_ENV="$venv_dir"
+    # Absolute: nextest starts each test binary in its own crate's folder (storage-engine/ for
+    # that crate's tests), where a relative .venv/bin on PATH would name nothing.
+    local venv_absolute
+    venv_absolute=$(cd "$venv_dir" && pwd)
+    export PATH="$venv_absolute/bin:$PATH"
+    export VIRTUAL_ENV="$venv_absolute"
     printf 'Python venv %s: %s\n' "$venv_dir" "$("$venv_dir/bin/python" --version)"
 }
