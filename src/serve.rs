@@ -33,15 +33,15 @@ pub fn run(config: Config) -> ExitCode {
 fn serve(config: Config) -> Result<(), String> {
     logging::init(&config.log)?;
     let listen = resolve(&config.http.address, config.http.port)?;
-    if !config.storage.sub_paths.is_empty() {
-        tracing::warn!(
-            "storage.subPaths is not served by this build yet; every repository goes to storage.rootDirectory"
-        );
-    }
     // Before the port: a second server on this root must fail without touching it, and without
     // taking connections meant for the first one.
-    let root_lock =
-        RootLock::acquire(&config.storage.root_directory).map_err(|error| error.to_string())?;
+    let mut root_locks =
+        vec![RootLock::acquire(&config.storage.root_directory).map_err(|error| error.to_string())?];
+    for (prefix, sub_path) in &config.storage.sub_paths {
+        let lock = RootLock::acquire(&sub_path.root_directory)
+            .map_err(|error| format!("storage.subPaths.{prefix}: {error}"))?;
+        root_locks.push(lock);
+    }
     let mut runtime = RuntimeConfig::new(listen);
     runtime.threads = config.runtime.threads.get();
     runtime.driver = match config.runtime.driver {
@@ -61,6 +61,16 @@ fn serve(config: Config) -> Result<(), String> {
     tracing::info!(address = %server.local_addr(), cores = config.runtime.threads.get(), "listening");
     let mut store_config = StoreConfig::new(&config.storage.root_directory);
     store_config.dedupe = config.storage.dedupe;
+    for (prefix, sub_path) in &config.storage.sub_paths {
+        let component = prefix
+            .strip_prefix('/')
+            .expect("the config checked that a sub path key is one component after a /");
+        let mut sub_config = StoreConfig::new(&sub_path.root_directory);
+        sub_config.dedupe = sub_path.dedupe;
+        store_config
+            .sub_paths
+            .insert(component.to_owned(), sub_config);
+    }
     let options = RegistryOptions {
         deletes_allowed: config.runtime.deletes,
         docker_manifests_allowed: config.http.accepts_docker_manifests(),
@@ -109,7 +119,7 @@ fn serve(config: Config) -> Result<(), String> {
         connections_cut = report.connections_cut,
         "stopped (connections still open at the end of the grace period were cut)"
     );
-    drop(root_lock);
+    drop(root_locks);
     Ok(())
 }
 

@@ -514,3 +514,71 @@ fn a_root_written_by_zot_is_served_as_it_is_and_pulled_by_skopeo() {
     drop(client);
     served.stop();
 }
+
+#[test]
+fn sub_paths_route_a_namespace_to_its_own_root_as_zot_does() {
+    let folder = common::temporary_root("serve-sub-paths", "auto");
+    std::fs::create_dir_all(&folder).unwrap();
+    let _guard = RootGuard(folder.clone());
+    let main_root = folder.join("main");
+    let team_root = folder.join("team-root");
+    let config = || ServeConfig {
+        root: Some(main_root.clone()),
+        storage_extra: format!(
+            r#","subPaths":{{"/team":{{"rootDirectory":{team_root:?},"dedupe":true}}}}"#
+        ),
+        ..ServeConfig::new("auto", 2)
+    };
+    let served = serve_config(config());
+    let mut pushed = Vec::new();
+    for repository in ["team/app", "team/tools/lint", "team", "other/app"] {
+        pushed.push((repository, push_image(served.address, repository).0));
+    }
+    // zot's routing: `team/...` lives under the sub path's root with its full name; `team`
+    // alone and every other name in the main root.
+    let is_repository =
+        |root: &std::path::Path, name: &str| root.join(name).join("index.json").is_file();
+    assert!(is_repository(&team_root, "team/app"));
+    assert!(is_repository(&team_root, "team/tools/lint"));
+    assert!(is_repository(&main_root, "team"));
+    assert!(is_repository(&main_root, "other/app"));
+    assert!(!is_repository(&main_root, "team/app"));
+    assert!(!is_repository(&team_root, "other/app"));
+    // The sub path's dedupe keeps its master copies in its own `_blobstore`.
+    assert!(team_root.join("_blobstore/blobs/sha256").is_dir());
+    let mut client = Client::connect(served.address);
+    assert_eq!(
+        client.get("/v2/_catalog").json()["repositories"],
+        serde_json::json!(["other/app", "team", "team/app", "team/tools/lint"])
+    );
+    // A mount across roots copies or links as the file systems allow.
+    let layer = sha256("layer of other/app".repeat(1000).as_bytes());
+    let reply = client.send(
+        "POST",
+        &format!("/v2/team/copied/blobs/uploads/?mount={layer}&from=other/app"),
+        &[],
+        b"",
+    );
+    assert_eq!(reply.status, 201);
+    assert!(
+        team_root
+            .join("team/copied/blobs/sha256")
+            .join(&layer[7..])
+            .is_file()
+    );
+    drop(client);
+    served.stop();
+    // After a restart each repository is found in its own root again.
+    let served = serve_config(config());
+    let mut client = Client::connect(served.address);
+    for (repository, digest) in &pushed {
+        let reply = client.get(&format!("/v2/{repository}/manifests/latest"));
+        assert_eq!(
+            (reply.status, sha256(&reply.body)),
+            (200, digest.clone()),
+            "{repository}"
+        );
+    }
+    drop(client);
+    served.stop();
+}

@@ -33,7 +33,7 @@ pub(super) async fn get(
     name: RepositoryName<'_>,
     digest: Digest<'_>,
 ) -> Response {
-    let paths = registry.root.repository(name);
+    let paths = registry.roots.for_name(name.as_str()).repository(name);
     let file = match BlobFile::open(&paths, digest).await {
         Ok(Some(file)) => file,
         Ok(None) => return error_response(ErrorCode::BlobUnknown, digest.as_str()),

@@ -27,7 +27,7 @@ use proto::http1::query::percent_decode_path;
 use proto::http1::query::{QueryComponent, QueryPairs};
 use proto::limits::REQUEST_LINE_BYTES_MAX;
 use proto::oci::{ErrorCode, Route, RouteError};
-use storage_engine::{Disk, Root, Store};
+use storage_engine::{Disk, Roots, Store};
 
 use crate::http::{BodyError, BodyReader, RequestHead, Response, ResponseBody, Service};
 use errors::error_response_with_status;
@@ -38,7 +38,8 @@ use shards::Shards;
 /// What one core serves: the store of the repositories it owns, and the way to the others.
 #[derive(Debug)]
 pub struct Registry {
-    root: Arc<Root>,
+    /// The default root and the sub path roots, to find a repository's files without the store.
+    roots: Arc<Roots>,
     disk: Disk,
     shards: Shards,
     /// The store, changed only under `owner` (invariant I8: one writer per repository).
@@ -78,7 +79,7 @@ impl Registry {
     /// core owns.
     pub fn sharded(store: Store, shards: Shards, options: RegistryOptions) -> Rc<Registry> {
         Rc::new_cyclic(|me| Registry {
-            root: Arc::clone(store.root()),
+            roots: Arc::clone(store.roots()),
             disk: store.disk().clone(),
             shards,
             store: RefCell::new(store),

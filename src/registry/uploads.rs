@@ -34,11 +34,18 @@ pub(super) async fn start(
         Resumable::Yes
     };
     let algorithm = digest.map_or(Algorithm::Sha256, |digest| digest.algorithm());
-    let mut upload =
-        match Upload::create(&registry.root, &registry.disk, name, algorithm, resumable).await {
-            Ok(upload) => upload,
-            Err(error) => return upload_error(&error),
-        };
+    let mut upload = match Upload::create(
+        registry.roots.for_name(name.as_str()),
+        &registry.disk,
+        name,
+        algorithm,
+        resumable,
+    )
+    .await
+    {
+        Ok(upload) => upload,
+        Err(error) => return upload_error(&error),
+    };
     let Some(digest) = digest else {
         // The session lives on disk from here; the next request, on any core, resumes it.
         return accepted(name, &upload);
@@ -262,7 +269,14 @@ async fn take_session(
     let Some(identifier) = SessionId::parse(session) else {
         return Err(unknown());
     };
-    match Upload::resume(&registry.root, &registry.disk, name, &identifier).await {
+    match Upload::resume(
+        registry.roots.for_name(name.as_str()),
+        &registry.disk,
+        name,
+        &identifier,
+    )
+    .await
+    {
         Ok(upload) => Ok(upload),
         Err(UploadError::SessionUnknown | UploadError::RepositoryUnknown) => Err(unknown()),
         Err(error) => Err(upload_error(&error)),

@@ -37,7 +37,7 @@ pub use error::{
 };
 pub use layout::SessionId;
 pub use repository::{BlobStat, ManifestContent, Page, PutManifest, Referrer, Repository};
-pub use root::{Root, StoreConfig};
+pub use root::{Root, Roots, StoreConfig};
 pub use root_lock::{ROOT_LOCK_FILE, RootLock};
 pub use store::Store;
 pub use upload::{CommittedBlob, Resumable, Upload};

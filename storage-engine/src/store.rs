@@ -17,7 +17,7 @@ use crate::open::{
     clean_repository, expire_sessions, find_repositories, list_uploads, remove_temporary_files,
 };
 use crate::repository::{Page, Repository, page};
-use crate::root::{Root, StoreConfig};
+use crate::root::{Root, Roots, StoreConfig};
 use crate::upload::{CommittedBlob, Resumable, Upload};
 
 /// The content of every `oci-layout` file (image spec, I10).
@@ -26,7 +26,7 @@ pub const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 /// The repositories of a root that this core owns.
 #[derive(Debug)]
 pub struct Store {
-    root: Arc<Root>,
+    roots: Arc<Roots>,
     disk: Disk,
     repositories: BTreeMap<String, Repository>,
     /// Repositories open found damaged and left out: not served, never overwritten.
@@ -47,37 +47,19 @@ impl Store {
         disk: Disk,
         owns: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<Store, OpenError> {
-        let root = Arc::new(Root::new(config));
-        disk.create_dir_all(root.directory())
-            .await
-            .map_err(|error| OpenError::Root(IoFailure::new("create", root.directory(), error)))?;
-        let found = find_repositories(root.directory(), owns).map_err(OpenError::Root)?;
+        let roots = Arc::new(Roots::new(config));
         let mut repositories = BTreeMap::new();
         let mut damaged = Vec::new();
-        for repository in found.into_iter().filter(|found| owns(&found.name)) {
-            if !repository.is_repository {
-                // A creation cut short (4.1): its folders stay for the next push to reuse, and
-                // its temporary files go, as everywhere.
-                remove_temporary_files(&disk, &repository.temporary_files)
-                    .await
-                    .map_err(OpenError::Io)?;
-                continue;
-            }
-            let name = RepositoryName::parse(&repository.name).expect("the walk validated it");
-            let paths = root.repository(name);
-            clean_repository(&root, &disk, &paths, &repository)
-                .await
-                .map_err(OpenError::Io)?;
-            match Repository::from_index(&repository.name, paths, repository.index.as_deref()) {
-                Ok(loaded) => {
-                    repositories.insert(repository.name, loaded);
-                }
-                Err(error @ OpenError::IndexDamaged { .. }) => damaged.push(error),
-                Err(error) => return Err(error),
-            }
+        for (_, root) in roots.all() {
+            // A name is this root's to serve if this core owns it and it routes here: a sub
+            // path's namespace found in the default root (written before the sub path was
+            // configured) is not served from there.
+            let routes_here = |name: &str| Arc::ptr_eq(roots.for_name(name), root);
+            let owned_here = |name: &str| owns(name) && routes_here(name);
+            open_root(root, &disk, &owned_here, &mut repositories, &mut damaged).await?;
         }
         Ok(Store {
-            root,
+            roots,
             disk,
             repositories,
             damaged,
@@ -89,8 +71,19 @@ impl Store {
         &self.damaged
     }
 
+    /// `storage.rootDirectory`'s root, the only one without sub paths.
     pub fn root(&self) -> &Arc<Root> {
-        &self.root
+        self.roots.default_root()
+    }
+
+    /// The default root and the sub path roots.
+    pub fn roots(&self) -> &Arc<Roots> {
+        &self.roots
+    }
+
+    /// The root that holds repository `name`.
+    pub fn root_for(&self, name: &str) -> &Arc<Root> {
+        self.roots.for_name(name)
     }
 
     pub fn disk(&self) -> &Disk {
@@ -143,7 +136,8 @@ impl Store {
     ) -> Result<Repository, RepositoryError> {
         self.check_collision(name)?;
         let disk = &self.disk;
-        let paths = self.root.repository(name);
+        let root = self.root_for(name.as_str());
+        let paths = root.repository(name);
         let io = |operation: &'static str, path: &std::path::Path| {
             let path = path.to_path_buf();
             move |error: io::Error| RepositoryError::Io(IoFailure::new(operation, path, error))
@@ -174,7 +168,7 @@ impl Store {
             disk.sync_directory(current)
                 .await
                 .map_err(io("sync folder", current))?;
-            if current == self.root.directory() {
+            if current == root.directory() {
                 break;
             }
             folder = current.parent();
@@ -185,7 +179,7 @@ impl Store {
                 OpenError::Io(failure) | OpenError::Root(failure) => RepositoryError::Io(failure),
                 other => RepositoryError::Io(IoFailure::new(
                     "load new repository",
-                    self.root.directory(),
+                    root.directory(),
                     io::Error::other(other.to_string()),
                 )),
             })
@@ -194,7 +188,8 @@ impl Store {
     /// Invariant I11: a repository folder never lies inside another's `blobs/`, and a repository
     /// is not created where another repository's folders already are.
     fn check_collision(&self, name: RepositoryName<'_>) -> Result<(), RepositoryError> {
-        let mut folder = self.root.directory().to_path_buf();
+        let root = self.root_for(name.as_str());
+        let mut folder = root.directory().to_path_buf();
         let mut previous_is_repository = false;
         for component in name.components() {
             if previous_is_repository && component == "blobs" {
@@ -203,7 +198,7 @@ impl Store {
                         "{} is the blobs folder of repository {}",
                         name.as_str(),
                         folder
-                            .strip_prefix(self.root.directory())
+                            .strip_prefix(root.directory())
                             .unwrap_or(&folder)
                             .display()
                     ),
@@ -230,7 +225,7 @@ impl Store {
         from: RepositoryName<'_>,
         digest: Digest<'_>,
     ) -> Result<Option<CommittedBlob>, BlobError> {
-        let source = self.root.repository(from).blob(digest);
+        let source = self.root_for(from.as_str()).repository(from).blob(digest);
         self.mount_blob_file(to, &source, digest).await
     }
 
@@ -243,7 +238,7 @@ impl Store {
         to: RepositoryName<'_>,
         digest: Digest<'_>,
     ) -> Result<Option<CommittedBlob>, BlobError> {
-        let source = blobstore_blob(self.root.directory(), digest);
+        let source = blobstore_blob(self.root_for(to.as_str()).directory(), digest);
         self.mount_blob_file(to, &source, digest).await
     }
 
@@ -286,7 +281,8 @@ impl Store {
                 size,
             }));
         }
-        if !blob::mount(&self.root, &self.disk, source, &to_paths, digest)
+        let root = Arc::clone(self.root_for(to.as_str()));
+        if !blob::mount(&root, &self.disk, source, &to_paths, digest)
             .await
             .map_err(BlobError::Io)?
         {
@@ -311,7 +307,8 @@ impl Store {
         algorithm: Algorithm,
         resumable: Resumable,
     ) -> Result<Upload, UploadError> {
-        Upload::create(&self.root, &self.disk, name, algorithm, resumable).await
+        let root = self.root_for(name.as_str());
+        Upload::create(root, &self.disk, name, algorithm, resumable).await
     }
 
     /// Continues an upload session: [`Upload::resume`] on this store's root and disk.
@@ -320,18 +317,56 @@ impl Store {
         name: RepositoryName<'_>,
         session: &SessionId,
     ) -> Result<Upload, UploadError> {
-        Upload::resume(&self.root, &self.disk, name, session).await
+        Upload::resume(self.root_for(name.as_str()), &self.disk, name, session).await
     }
 
     /// Deletes upload sessions older than the configured age in every repository of this store.
     /// Returns how many went.
     pub async fn expire_uploads(&self) -> Result<usize, IoFailure> {
         let mut removed = 0;
-        for repository in self.repositories.values() {
+        for (name, repository) in &self.repositories {
             let names = list_uploads(&repository.paths().uploads())?;
-            removed +=
-                expire_sessions(&self.root, &self.disk, repository.paths(), &names, false).await?;
+            let root = self.roots.for_name(name);
+            removed += expire_sessions(root, &self.disk, repository.paths(), &names, false).await?;
         }
         Ok(removed)
     }
+}
+
+/// Opens the repositories of one root that `owns` names into `repositories`; damaged ones go to
+/// `damaged`.
+async fn open_root(
+    root: &Arc<Root>,
+    disk: &Disk,
+    owns: &(dyn Fn(&str) -> bool + Sync),
+    repositories: &mut BTreeMap<String, Repository>,
+    damaged: &mut Vec<OpenError>,
+) -> Result<(), OpenError> {
+    disk.create_dir_all(root.directory())
+        .await
+        .map_err(|error| OpenError::Root(IoFailure::new("create", root.directory(), error)))?;
+    let found = find_repositories(root.directory(), owns).map_err(OpenError::Root)?;
+    for repository in found.into_iter().filter(|found| owns(&found.name)) {
+        if !repository.is_repository {
+            // A creation cut short (4.1): its folders stay for the next push to reuse, and
+            // its temporary files go, as everywhere.
+            remove_temporary_files(disk, &repository.temporary_files)
+                .await
+                .map_err(OpenError::Io)?;
+            continue;
+        }
+        let name = RepositoryName::parse(&repository.name).expect("the walk validated it");
+        let paths = root.repository(name);
+        clean_repository(root, disk, &paths, &repository)
+            .await
+            .map_err(OpenError::Io)?;
+        match Repository::from_index(&repository.name, paths, repository.index.as_deref()) {
+            Ok(loaded) => {
+                repositories.insert(repository.name, loaded);
+            }
+            Err(error @ OpenError::IndexDamaged { .. }) => damaged.push(error),
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
