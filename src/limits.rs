@@ -59,3 +59,8 @@ pub const CONNECTIONS_PER_CORE_DEFAULT: usize = 4096;
 /// Most `runtime.connectionsPerCoreMax` may ask for: each connection holds a descriptor and a
 /// read buffer of [`CONNECTION_READ_BYTES`], so a million per core is already 64 GiB of buffers.
 pub const CONNECTIONS_PER_CORE_MAX: usize = 1 << 20;
+
+/// How often each core removes its repositories' upload sessions older than the session age
+/// (`storage_engine::limits::UPLOAD_SESSION_AGE_DEFAULT`, a day). Hourly keeps abandoned uploads
+/// from holding disk much past their age, at the cost of one listing per repository an hour.
+pub const UPLOAD_EXPIRY_INTERVAL: Duration = Duration::from_secs(60 * 60);

@@ -9,11 +9,11 @@ use storage_engine::{Disk, RootLock, Store, StoreConfig};
 
 use crate::config::{Accept, Config, Driver};
 use crate::http::serve_connection;
-use crate::limits::CONNECTION_IDLE_TIMEOUT;
+use crate::limits::{CONNECTION_IDLE_TIMEOUT, UPLOAD_EXPIRY_INTERVAL};
 use crate::logging;
 use crate::registry::shards::{Shards, serve_inbox};
 use crate::registry::{Registry, RegistryOptions};
-use crate::runtime::{AcceptMode, DriverChoice, RuntimeConfig, Server, StartError};
+use crate::runtime::{AcceptMode, Draining, DriverChoice, RuntimeConfig, Server, StartError};
 
 /// Exit status when the server cannot start or fails while running.
 pub const EXIT_CODE_FAILED: u8 = 1;
@@ -104,6 +104,7 @@ fn serve(config: Config) -> Result<(), String> {
                 let registry = Registry::sharded(store, shards, options);
                 monoio::spawn(serve_inbox(registry.clone(), inbox));
                 let draining = core.draining().clone();
+                monoio::spawn(expire_uploads_hourly(registry.clone(), draining.clone()));
                 Ok(move |stream, _peer| {
                     let registry = registry.clone();
                     let draining = draining.clone();
@@ -121,6 +122,23 @@ fn serve(config: Config) -> Result<(), String> {
     );
     drop(root_locks);
     Ok(())
+}
+
+/// Every [`UPLOAD_EXPIRY_INTERVAL`], removes the core's abandoned upload sessions, until the
+/// drain starts. Open already removed those that expired while the server was down.
+async fn expire_uploads_hourly(registry: std::rc::Rc<Registry>, draining: Draining) {
+    // Runs until the drain: every pass waits an interval or the drain.
+    loop {
+        monoio::select! {
+            () = monoio::time::sleep(UPLOAD_EXPIRY_INTERVAL) => {}
+            () = draining.wait() => return,
+        }
+        match registry.expire_uploads().await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "expired upload sessions removed"),
+            Err(error) => tracing::error!("expiring upload sessions failed: {error}"),
+        }
+    }
 }
 
 /// The socket address of `http.address` and `http.port` (a name like `localhost` resolves to its

@@ -293,6 +293,8 @@ fn the_log_has_a_line_per_request_at_debug_and_every_error_with_its_code() {
     let mut client = Client::connect(served.address);
     assert_eq!(client.get("/v2/").status, 200);
     assert_eq!(client.get("/v2/nobody/tags/list").status, 404);
+    let missing = format!("/v2/nobody/blobs/{}", sha256(b"missing"));
+    assert_eq!(client.send("HEAD", &missing, &[], b"").status, 404);
     drop(client);
     served.stop();
     // A file output means JSON lines, one object each.
@@ -315,6 +317,11 @@ fn the_log_has_a_line_per_request_at_debug_and_every_error_with_its_code() {
     assert_eq!(refused["level"], "WARN");
     assert_eq!(refused["fields"]["code"], "NAME_UNKNOWN");
     assert_eq!(refused["fields"]["method"], "GET");
+    // A HEAD miss is how clients ask before a push: logged at debug, with its code.
+    let probe = find("request", &missing);
+    assert_eq!(probe["level"], "DEBUG");
+    assert_eq!(probe["fields"]["status"], 404);
+    assert_eq!(probe["fields"]["code"], "BLOB_UNKNOWN");
     assert!(lines.iter().any(|line| {
         line["fields"]["message"]
             .as_str()

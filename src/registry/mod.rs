@@ -89,6 +89,17 @@ impl Registry {
         })
     }
 
+    /// Removes this core's upload sessions older than the session age that no request is
+    /// using; returns how many went. Holds the owner lock throughout, like any metadata change.
+    pub async fn expire_uploads(&self) -> Result<usize, String> {
+        let _owner = self.owner.lock().await;
+        let store = self.store.borrow();
+        store
+            .expire_uploads()
+            .await
+            .map_err(|error| error.to_string())
+    }
+
     /// Runs `work` on core `core` with its registry: here, or through that core's inbox.
     async fn run_on_core<T, F>(&self, core: usize, work: F) -> T
     where
@@ -164,6 +175,10 @@ fn log_request(head: &RequestHead, response: &Response) {
     let code = response.error_code.unwrap_or("");
     if status >= 500 {
         tracing::error!(method, path, status, code, "request failed");
+    } else if status == 404 && method == "HEAD" {
+        // Clients ask "is it there?" with HEAD before every push of a blob or manifest; a
+        // miss is the normal answer, not a refusal worth a warning.
+        tracing::debug!(method, path, status, code, "request");
     } else if status >= 400 {
         tracing::warn!(method, path, status, code, "request refused");
     } else {

@@ -298,6 +298,18 @@ pub(crate) async fn expire_sessions(
             continue;
         }
         if let Some(session) = name.strip_suffix(".state").and_then(SessionId::parse) {
+            // A running server expires sessions while requests use others: a session whose
+            // state a request holds locked is in use, however old, and stays. One that is not
+            // stays locked here until it is gone, so no request takes it half-removed.
+            let _idle = if at_open {
+                None
+            } else {
+                match lock_idle_session(&path)? {
+                    SessionLock::InUse => continue,
+                    SessionLock::Missing => continue,
+                    SessionLock::Held(file) => Some(file),
+                }
+            };
             let data = paths.upload_data(&session);
             let expired = match disk.read(&path).await {
                 Ok(bytes) => match UploadState::decode_newest(&bytes) {
@@ -328,6 +340,31 @@ pub(crate) async fn expire_sessions(
         }
     }
     Ok(removed)
+}
+
+/// A session state's lock, as the expiry of a running server finds it.
+enum SessionLock {
+    /// A request holds it.
+    InUse,
+    /// The state went meanwhile (its request completed or cancelled it).
+    Missing,
+    /// Taken; closing the file releases it.
+    Held(std::fs::File),
+}
+
+fn lock_idle_session(state: &Path) -> Result<SessionLock, IoFailure> {
+    let file = match std::fs::File::open(state) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(SessionLock::Missing),
+        Err(error) => return Err(IoFailure::new("open upload state", state, error)),
+    };
+    let locked = crate::platform::try_lock(&file)
+        .map_err(|error| IoFailure::new("lock upload state", state, error))?;
+    Ok(if locked {
+        SessionLock::Held(file)
+    } else {
+        SessionLock::InUse
+    })
 }
 
 fn is_older_than(path: &Path, age: std::time::Duration) -> bool {

@@ -192,6 +192,35 @@ fn sessions_older_than_the_configured_age_expire() {
 }
 
 #[test]
+fn a_running_expiry_leaves_a_session_in_use_however_old() {
+    on_both_drivers(|_, root| async move {
+        let mut config = StoreConfig::new(&root);
+        config.upload_session_age_max = Duration::from_secs(60);
+        let mut store = Store::open(config, Disk::new()).await.unwrap();
+        store.create_repository(name("repo")).await.unwrap();
+        let mut upload = store
+            .start_upload(name("repo"), Algorithm::Sha256, Resumable::Yes)
+            .await
+            .unwrap();
+        upload.acknowledge().await.unwrap();
+        let session = upload.session().clone();
+        let state_path = root.join(format!("repo/.uploads/{session}.state"));
+        let (mut state, _) =
+            UploadState::decode_newest(&std::fs::read(&state_path).unwrap()).unwrap();
+        state.created_unix_seconds -= 3600;
+        std::fs::write(&state_path, state.encode_slot()).unwrap();
+        // A request holds the session (its lock): an hour old, past the minute, and it stays.
+        assert_eq!(store.expire_uploads().await.unwrap(), 0);
+        assert!(state_path.exists());
+        drop(upload);
+        // Idle now: it goes.
+        assert_eq!(store.expire_uploads().await.unwrap(), 1);
+        assert!(!state_path.exists());
+        assert!(!root.join(format!("repo/.uploads/{session}")).exists());
+    });
+}
+
+#[test]
 fn a_damaged_index_leaves_its_repository_out_and_untouched() {
     on_both_drivers(|_, root| async move {
         let mut store = open(&root).await;
