@@ -531,3 +531,77 @@ fn mounts_without_from_find_the_blob_wherever_it_is() {
         }
     }
 }
+
+#[test]
+fn malformed_requests_get_their_status_close_and_change_nothing() {
+    use std::io::{Read, Write};
+    let too_long_target = [
+        b"GET /v2/".as_slice(),
+        &vec![b'a'; 9000],
+        b"/tags/list HTTP/1.1\r\nHost: r\r\n\r\n",
+    ]
+    .concat();
+    let too_large_head = [
+        b"GET /v2/ HTTP/1.1\r\nHost: r\r\nX-Filler: ".as_slice(),
+        &vec![b'a'; 70_000],
+        b"\r\n\r\n",
+    ]
+    .concat();
+    let manifest_bytes_max = 4 * 1024 * 1024;
+    let requests: Vec<(Vec<u8>, u16)> = vec![
+        (b"BREW /v2/ HTTP/1.1\r\nHost: r\r\n\r\n".to_vec(), 405),
+        (b"GET /v2/ HTTP/1.1\r\nHost r\r\n\r\n".to_vec(), 400),
+        (b"GET /v2/ HTTP/9.9\r\nHost: r\r\n\r\n".to_vec(), 505),
+        (
+            b"POST /v2/bad/blobs/uploads/ HTTP/1.1\r\nHost: r\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"
+                .to_vec(),
+            400,
+        ),
+        (
+            b"POST /v2/bad/blobs/uploads/ HTTP/1.1\r\nHost: r\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                .to_vec(),
+            501,
+        ),
+        // Without a final chunked the length cannot be known (RFC 9112 6.3): 400, not 501.
+        (
+            b"POST /v2/bad/blobs/uploads/ HTTP/1.1\r\nHost: r\r\nTransfer-Encoding: gzip\r\n\r\n"
+                .to_vec(),
+            400,
+        ),
+        (too_long_target, 414),
+        (too_large_head, 431),
+        (
+            format!(
+                "PUT /v2/bad/manifests/v1 HTTP/1.1\r\nHost: r\r\nContent-Type: {OCI_MANIFEST}\r\nContent-Length: {}\r\n\r\n",
+                manifest_bytes_max + 1
+            )
+            .into_bytes(),
+            413,
+        ),
+    ];
+    on_both_drivers(|client| {
+        let address = client.address();
+        for (request, status) in &requests {
+            let mut stream = std::net::TcpStream::connect(address).unwrap();
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            stream.write_all(request).unwrap();
+            let reply = common::read_reply(&mut stream, false);
+            let shown = String::from_utf8_lossy(&request[..request.len().min(60)]).into_owned();
+            assert_eq!(reply.status, *status, "{shown}");
+            if reply.status >= 400 && reply.status != 405 {
+                // The connection cannot be trusted past a bad head or body: closed.
+                assert_eq!(reply.header("Connection"), Some("close"), "{shown}");
+                let mut rest = Vec::new();
+                let _ = stream.read_to_end(&mut rest);
+                assert!(rest.is_empty(), "{shown}");
+            }
+        }
+        // Nothing was created by any of them.
+        assert_eq!(
+            client.get("/v2/_catalog").json()["repositories"],
+            serde_json::json!([])
+        );
+    });
+}

@@ -172,6 +172,11 @@ impl Client {
         self.read_reply(method == "HEAD")
     }
 
+    /// The server's address.
+    pub fn address(&self) -> SocketAddr {
+        self.stream.peer_addr().unwrap()
+    }
+
     pub fn get(&mut self, path: &str) -> Reply {
         self.send("GET", path, &[], b"")
     }
