@@ -311,7 +311,9 @@ fn idle_connections_close_but_slow_bodies_that_keep_coming_do_not() {
         let mut stream = connect(address);
         let started = std::time::Instant::now();
         assert_closed(&mut stream);
-        assert!(started.elapsed() >= IDLE && started.elapsed() < IDLE * 10);
+        // The upper bound is loose: a loaded 2-core CI machine can delay the timer's task by
+        // seconds. A connection never closed fails at the 10 s read timeout instead.
+        assert!(started.elapsed() >= IDLE && started.elapsed() < IDLE + Duration::from_secs(8));
         // A body trickling in with gaps shorter than the timeout is served, however long it takes.
         let mut stream = connect(address);
         stream

@@ -590,6 +590,9 @@ fn malformed_requests_get_their_status_close_and_change_nothing() {
             let reply = common::read_reply(&mut stream, false);
             let shown = String::from_utf8_lossy(&request[..request.len().min(60)]).into_owned();
             assert_eq!(reply.status, *status, "{shown}");
+            if reply.status == 413 {
+                assert_eq!(reply.error_code(), "SIZE_INVALID");
+            }
             if reply.status >= 400 && reply.status != 405 {
                 // The connection cannot be trusted past a bad head or body: closed.
                 assert_eq!(reply.header("Connection"), Some("close"), "{shown}");
@@ -603,5 +606,79 @@ fn malformed_requests_get_their_status_close_and_change_nothing() {
             client.get("/v2/_catalog").json()["repositories"],
             serde_json::json!([])
         );
+    });
+}
+
+#[test]
+fn chunked_bodies_expect_continue_and_broken_bodies_in_uploads() {
+    use std::io::Write;
+    on_both_drivers(|client| {
+        let address = client.address();
+        let reply = client.send("POST", "/v2/chunks/blobs/uploads/", &[], b"");
+        assert_eq!(reply.status, 202);
+        let location = reply.header("Location").unwrap().to_owned();
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        // A PATCH body in chunked transfer coding, with an extension and a trailer.
+        stream
+            .write_all(
+                format!(
+                    "PATCH {location} HTTP/1.1\r\nHost: r\r\nTransfer-Encoding: chunked\r\n\r\n5;note=x\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        let reply = common::read_reply(&mut stream, false);
+        assert_eq!(reply.status, 202);
+        assert_eq!(reply.header("Range"), Some("0-10"));
+        // The final PUT asks for 100-continue and sends its body only after the interim answer.
+        let tail = b"!";
+        let digest = sha256(b"hello world!");
+        stream
+            .write_all(
+                format!(
+                    "PUT {location}?digest={digest} HTTP/1.1\r\nHost: r\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        let interim = common::read_reply(&mut stream, true);
+        assert_eq!(interim.status, 100);
+        stream.write_all(tail).unwrap();
+        let reply = common::read_reply(&mut stream, false);
+        assert_eq!(reply.status, 201);
+        assert_eq!(reply.header("Docker-Content-Digest"), Some(digest.as_str()));
+        assert_eq!(
+            client.get(&format!("/v2/chunks/blobs/{digest}")).body,
+            b"hello world!"
+        );
+        // A broken chunked body: BLOB_UPLOAD_INVALID, the connection closes, and the session
+        // keeps only what was acknowledged before.
+        let reply = client.send("POST", "/v2/chunks/blobs/uploads/", &[], b"");
+        let location = reply.header("Location").unwrap().to_owned();
+        let reply = client.send("PATCH", &location, &[], b"abc");
+        assert_eq!(reply.header("Range"), Some("0-2"));
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        stream
+            .write_all(
+                format!(
+                    "PATCH {location} HTTP/1.1\r\nHost: r\r\nTransfer-Encoding: chunked\r\n\r\n3\r\ndefzz\r\n"
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        let reply = common::read_reply(&mut stream, false);
+        assert_eq!(
+            (reply.status, reply.error_code().as_str()),
+            (400, "BLOB_UPLOAD_INVALID")
+        );
+        assert_eq!(reply.header("Connection"), Some("close"));
+        let status = client.get(&location);
+        assert_eq!((status.status, status.header("Range")), (204, Some("0-2")));
     });
 }

@@ -192,12 +192,15 @@ pub(super) async fn patch(
             }
         }
     }
-    let result = stream_body(body, &mut upload).await;
-    let acknowledged = upload.acknowledge().await;
-    match (result, acknowledged) {
-        (Ok(()), Ok(_)) => accepted(name, &upload),
-        (Err(response), _) => response,
-        (_, Err(error)) => upload_error(&error),
+    // A body that fails part-way (malformed chunking, a dropped connection) changes nothing:
+    // its bytes are never acknowledged, so the next request on the session finds it where the
+    // last good PATCH left it (I6), and the client's status request says so.
+    if let Err(response) = stream_body(body, &mut upload).await {
+        return response;
+    }
+    match upload.acknowledge().await {
+        Ok(_) => accepted(name, &upload),
+        Err(error) => upload_error(&error),
     }
 }
 
