@@ -58,6 +58,9 @@ pub struct Served {
     pub folder: PathBuf,
     /// The storage root the server serves.
     pub root: PathBuf,
+    /// Lines read before the "listening on" one: stdout and stderr are forwarded by separate
+    /// threads, so a log line can overtake it.
+    early_lines: Vec<String>,
     _guard: RootGuard,
 }
 
@@ -99,19 +102,19 @@ pub fn serve_config(config: ServeConfig) -> Served {
         output: receiver,
         folder,
         root,
+        early_lines: Vec::new(),
         _guard: guard,
     };
-    let mut seen = Vec::new();
     loop {
         let line = served
             .output
             .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("zot serve did not start: {seen:?}"));
+            .unwrap_or_else(|_| panic!("zot serve did not start: {:?}", served.early_lines));
         if let Some(text) = line.strip_prefix("zot serve: listening on ") {
             served.address = text.parse().unwrap();
             return served;
         }
-        seen.push(line);
+        served.early_lines.push(line);
     }
 }
 
@@ -188,6 +191,7 @@ impl Served {
             output,
             folder: folder.to_owned(),
             root: folder.to_owned(),
+            early_lines: Vec::new(),
             _guard: RootGuard(folder.join("adopted-nothing")),
         }
     }
@@ -199,7 +203,12 @@ impl Served {
 
     /// Waits until every core says it serves; returns those lines.
     pub fn core_lines(&self, threads: usize) -> Vec<String> {
-        let mut lines = Vec::new();
+        let mut lines: Vec<String> = self
+            .early_lines
+            .iter()
+            .filter(|line| line.contains(" core "))
+            .cloned()
+            .collect();
         while lines.len() < threads {
             let line = self
                 .output
