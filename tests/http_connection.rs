@@ -180,6 +180,20 @@ fn keep_alive_and_pipelined_requests() {
         assert!(headers.to_ascii_lowercase().contains("content-length: 5"));
         let (status, _, _) = read_response(&mut stream);
         assert_eq!(status, 404);
+        // HTTP/1.0 asking for keep-alive: told it is kept (ApacheBench's -k waits for the close
+        // otherwise), and it is.
+        for _ in 0..2 {
+            stream
+                .write_all(b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+                .unwrap();
+            let (status, headers, body) = read_response(&mut stream);
+            assert_eq!((status, body.as_slice()), (200, b"hello".as_slice()));
+            assert_eq!(header(&headers, "connection"), Some("keep-alive"));
+        }
+        // HTTP/1.1 keeps alive without saying so.
+        stream.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let (_, headers, _) = read_response(&mut stream);
+        assert_eq!(header(&headers, "connection"), None);
         // HTTP/1.0 without keep-alive: answered, then closed.
         stream.write_all(b"GET /hello HTTP/1.0\r\n\r\n").unwrap();
         let (status, headers, _) = read_response(&mut stream);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use monoio::net::TcpStream;
 use proto::http1::date::DateCache;
-use proto::http1::{HeadScanner, Header, Status, parse_request};
+use proto::http1::{HeadScanner, Header, Status, Version, parse_request};
 use proto::limits::HEADER_COUNT_MAX;
 
 use crate::http::Service;
@@ -54,7 +54,8 @@ pub async fn serve_connection<S: Service>(
                     Ok(Status::Partial) => {}
                     Err(error) => {
                         let response = Response::new(error.status()).closing();
-                        let _ = write_response(&mut stream, &mut date, response, false).await;
+                        let _ =
+                            write_response(&mut stream, &mut date, response, false, false).await;
                         return;
                     }
                 }
@@ -97,7 +98,8 @@ pub async fn serve_connection<S: Service>(
         };
         let keep_alive =
             head.framing.keep_alive && body_clean && !response.close && !draining.is_draining();
-        if write_response(&mut stream, &mut date, response, keep_alive)
+        let http_1_0 = head.version == Version::Http10;
+        if write_response(&mut stream, &mut date, response, keep_alive, http_1_0)
             .await
             .is_err()
             || !keep_alive

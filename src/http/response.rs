@@ -118,12 +118,15 @@ impl Response {
     }
 }
 
-/// Writes `response`; `keep_alive` false adds `Connection: close`.
+/// Writes `response`; `keep_alive` false adds `Connection: close`, and true for an HTTP/1.0
+/// request adds `Connection: keep-alive` (an HTTP/1.0 client closes otherwise, or waits for the
+/// close to find the end of a body).
 pub(crate) async fn write_response(
     stream: &mut TcpStream,
     date: &mut DateCache,
     response: Response,
     keep_alive: bool,
+    http_1_0: bool,
 ) -> io::Result<()> {
     let mut head = vec![0u8; RESPONSE_HEAD_BYTES_MAX];
     let length = {
@@ -137,6 +140,8 @@ pub(crate) async fn write_response(
         }
         if !keep_alive {
             writer.connection_close();
+        } else if http_1_0 {
+            writer.header("Connection", b"keep-alive");
         }
         writer
             .finish()
