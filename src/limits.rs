@@ -64,3 +64,7 @@ pub const CONNECTIONS_PER_CORE_MAX: usize = 1 << 20;
 /// (`storage_engine::limits::UPLOAD_SESSION_AGE_DEFAULT`, a day). Hourly keeps abandoned uploads
 /// from holding disk much past their age, at the cost of one listing per repository an hour.
 pub const UPLOAD_EXPIRY_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+/// Manifest bytes each core keeps in memory for GETs (`registry::manifest_cache`). Manifests are
+/// a few KiB, so this holds thousands; the bound is per core.
+pub const MANIFEST_CACHE_BYTES_MAX: usize = 32 << 20;

@@ -1,42 +1,90 @@
 //! `/v2/<name>/manifests/<reference>`: put, get, head and delete.
 
 use proto::oci::manifest::parse_manifest;
-use proto::oci::{ErrorCode, ManifestKind, Reference, RepositoryName, Tag};
+use proto::oci::{DigestBuf, ErrorCode, ManifestKind, Reference, RepositoryName, Tag};
 
 use crate::http::{RequestHead, Response, ResponseBody};
 use crate::registry::errors::{error_response, error_response_with_status};
 use crate::registry::{Registry, query_values};
 
-pub(super) async fn get(
+/// GET and HEAD, answered on the connection's core: the owner resolves the reference from its
+/// memory (the only step that needs it), and the bytes come from this core's cache or file.
+pub(super) async fn read(
     registry: &Registry,
     head: &RequestHead,
     name: RepositoryName<'_>,
     reference: Reference<'_>,
 ) -> Response {
-    let _owner = registry.owner.lock().await;
-    let mut store = registry.store.borrow_mut();
-    let Some((repository, disk)) = store.repository_and_disk(name.as_str()) else {
-        return error_response(ErrorCode::NameUnknown, name.as_str());
+    let (digest, media_type, size) = match resolve(registry, name, reference).await {
+        Ok(resolved) => resolved,
+        Err((code, message)) => return error_response(code, &message),
     };
+    let response = Response::new(200)
+        .header("Content-Type", media_type)
+        .header("Docker-Content-Digest", digest.as_str());
     if head.is_head() {
-        return match repository.resolve_for_read(disk, reference).await {
-            Ok(Some((digest, record))) => Response::new(200)
-                .header("Content-Type", record.media_type)
-                .header("Docker-Content-Digest", digest.as_str())
-                .body(ResponseBody::HeadOnly {
-                    length: record.size,
-                }),
-            Ok(None) => error_response(ErrorCode::ManifestUnknown, ""),
-            Err(error) => error_response(error.error_code(), &error.to_string()),
-        };
+        return response.body(ResponseBody::HeadOnly { length: size });
     }
-    match repository.manifest(disk, reference).await {
-        Ok(content) => Response::new(200)
-            .header("Content-Type", content.media_type)
-            .header("Docker-Content-Digest", content.digest.as_str())
-            .body(ResponseBody::Bytes(content.bytes)),
-        Err(error) => error_response(error.error_code(), &error.to_string()),
-    }
+    let cached = registry
+        .manifest_cache
+        .borrow()
+        .get(digest.as_str())
+        .map(<[u8]>::to_vec);
+    let bytes = match cached {
+        Some(bytes) => bytes,
+        None => {
+            let path = registry
+                .roots
+                .for_name(name.as_str())
+                .repository(name)
+                .blob(digest.as_digest());
+            match registry.disk.read(&path).await {
+                Ok(bytes) => {
+                    registry
+                        .manifest_cache
+                        .borrow_mut()
+                        .insert(digest.as_str(), &bytes);
+                    bytes
+                }
+                // Deleted since the owner resolved it, or listed but gone (I2 broken by hand):
+                // unknown, as zot answers.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    return error_response(ErrorCode::ManifestUnknown, digest.as_str());
+                }
+                Err(error) => return error_response(ErrorCode::Unknown, &error.to_string()),
+            }
+        }
+    };
+    response.body(ResponseBody::Bytes(bytes))
+}
+
+/// The digest, media type and size `reference` names in repository `name`, from its owner.
+async fn resolve(
+    registry: &Registry,
+    name: RepositoryName<'_>,
+    reference: Reference<'_>,
+) -> Result<(DigestBuf, String, u64), (ErrorCode, String)> {
+    let owner = registry.shards.owner(name.as_str());
+    let name_text = name.as_str().to_owned();
+    let reference_text = reference.as_str().to_owned();
+    registry
+        .run_on_core(owner, move |registry: std::rc::Rc<Registry>| {
+            Box::pin(async move {
+                let name = RepositoryName::parse(&name_text).expect("parsed before");
+                let reference = Reference::parse(&reference_text).expect("parsed before");
+                let _owner = registry.owner.lock().await;
+                let mut store = registry.store.borrow_mut();
+                let Some((repository, disk)) = store.repository_and_disk(name.as_str()) else {
+                    return Err((ErrorCode::NameUnknown, name_text));
+                };
+                match repository.resolve_for_read(disk, reference).await {
+                    Ok(Some((digest, record))) => Ok((digest, record.media_type, record.size)),
+                    Ok(None) => Err((ErrorCode::ManifestUnknown, reference_text)),
+                    Err(error) => Err((error.error_code(), error.to_string())),
+                }
+            })
+        })
+        .await
 }
 
 pub(super) async fn put(

@@ -13,6 +13,7 @@ mod blobs;
 mod errors;
 mod listing;
 mod lock;
+mod manifest_cache;
 mod manifests;
 pub mod shards;
 mod uploads;
@@ -33,6 +34,7 @@ use crate::http::{BodyError, BodyReader, RequestHead, Response, ResponseBody, Se
 use errors::error_response_with_status;
 pub use errors::{error_response, status_of};
 use lock::OwnerLock;
+use manifest_cache::ManifestCache;
 use shards::Shards;
 
 /// What one core serves: the store of the repositories it owns, and the way to the others.
@@ -45,6 +47,9 @@ pub struct Registry {
     /// The store, changed only under `owner` (invariant I8: one writer per repository).
     store: RefCell<Store>,
     owner: OwnerLock,
+    /// Manifest bytes read on this core, for GETs of any repository (whose owner said first that
+    /// it has the digest).
+    manifest_cache: RefCell<ManifestCache>,
     options: RegistryOptions,
     /// This registry itself, so work meant for this core runs here rather than through the inbox.
     me: Weak<Registry>,
@@ -84,6 +89,9 @@ impl Registry {
             shards,
             store: RefCell::new(store),
             owner: OwnerLock::default(),
+            manifest_cache: RefCell::new(ManifestCache::new(
+                crate::limits::MANIFEST_CACHE_BYTES_MAX,
+            )),
             options,
             me: me.clone(),
         })
@@ -156,7 +164,10 @@ impl Service for Registry {
             {
                 error_response_with_status(ErrorCode::Unsupported, 405, "deletes are disabled")
             }
-            (Route::Manifest { name, .. }, "GET" | "HEAD" | "DELETE")
+            (Route::Manifest { name, reference }, "GET" | "HEAD") => {
+                manifests::read(self, head, name, reference).await
+            }
+            (Route::Manifest { name, .. }, "DELETE")
             | (Route::Tags { name }, "GET")
             | (Route::Referrers { name, .. }, "GET")
             | (Route::Blob { name, .. }, "DELETE") => {
@@ -242,9 +253,6 @@ async fn handle_owned(registry: &Registry, head: &RequestHead, body: Option<Vec<
             let bytes = body.expect("the connection's core read the manifest");
             manifests::put(registry, head, bytes, name, reference).await
         }
-        (Route::Manifest { name, reference }, "GET" | "HEAD") => {
-            manifests::get(registry, head, name, reference).await
-        }
         (Route::Manifest { name, reference }, "DELETE") => {
             manifests::delete(registry, name, reference).await
         }
@@ -269,10 +277,10 @@ struct Forwarded {
 }
 
 impl Forwarded {
-    fn from_response(response: Response) -> Forwarded {
-        let (body, head_length) = match response.body {
+    fn from_response(mut response: Response) -> Forwarded {
+        let (body, head_length) = match std::mem::replace(&mut response.body, ResponseBody::Empty) {
             ResponseBody::Empty => (None, None),
-            ResponseBody::Bytes(ref bytes) => (Some(bytes.clone()), None),
+            ResponseBody::Bytes(bytes) => (Some(bytes), None),
             ResponseBody::HeadOnly { length } => (None, Some(length)),
             ResponseBody::File { .. } | ResponseBody::FileParts { .. } => {
                 unreachable!("owner routes never answer with a file")
