@@ -191,7 +191,9 @@ fn keep_alive_and_pipelined_requests() {
             assert_eq!(header(&headers, "connection"), Some("keep-alive"));
         }
         // HTTP/1.1 keeps alive without saying so.
-        stream.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        stream
+            .write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
         let (_, headers, _) = read_response(&mut stream);
         assert_eq!(header(&headers, "connection"), None);
         // HTTP/1.0 without keep-alive: answered, then closed.

@@ -11,7 +11,7 @@ use proto::limits::HEADER_COUNT_MAX;
 use crate::http::Service;
 use crate::http::body::{BodyReader, fill};
 use crate::http::request::RequestHead;
-use crate::http::response::{Response, write_response};
+use crate::http::response::{Response, response_buffer, write_response};
 use crate::limits::{
     CONNECTION_DRAIN_BYTES_MAX, CONNECTION_READ_BYTES, CONNECTION_REQUESTS_MAX,
     HEAD_EARLY_PARSE_BYTES_MAX,
@@ -31,6 +31,7 @@ pub async fn serve_connection<S: Service>(
     let mut start = 0usize;
     let mut scanner = HeadScanner::new();
     let mut date = DateCache::new();
+    let mut response_buffer = response_buffer();
     for _ in 0..CONNECTION_REQUESTS_MAX {
         // The head: parse when the scanner has seen its end; read more otherwise.
         if start > 0 {
@@ -54,8 +55,15 @@ pub async fn serve_connection<S: Service>(
                     Ok(Status::Partial) => {}
                     Err(error) => {
                         let response = Response::new(error.status()).closing();
-                        let _ =
-                            write_response(&mut stream, &mut date, response, false, false).await;
+                        let _ = write_response(
+                            &mut stream,
+                            &mut date,
+                            response,
+                            false,
+                            false,
+                            &mut response_buffer,
+                        )
+                        .await;
                         return;
                     }
                 }
@@ -99,9 +107,16 @@ pub async fn serve_connection<S: Service>(
         let keep_alive =
             head.framing.keep_alive && body_clean && !response.close && !draining.is_draining();
         let http_1_0 = head.version == Version::Http10;
-        if write_response(&mut stream, &mut date, response, keep_alive, http_1_0)
-            .await
-            .is_err()
+        if write_response(
+            &mut stream,
+            &mut date,
+            response,
+            keep_alive,
+            http_1_0,
+            &mut response_buffer,
+        )
+        .await
+        .is_err()
             || !keep_alive
         {
             return;

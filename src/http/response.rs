@@ -3,6 +3,7 @@
 
 use std::io;
 
+use monoio::buf::IoBuf;
 use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 use proto::http1::date::{DateCache, now_unix_seconds};
@@ -118,19 +119,36 @@ impl Response {
     }
 }
 
+/// Bytes of a connection's response buffer: a head and a small body coalesced after it.
+pub(crate) const RESPONSE_BUFFER_BYTES: usize =
+    RESPONSE_HEAD_BYTES_MAX + RESPONSE_COALESCE_BYTES_MAX;
+
+/// A connection's buffer for response heads, zeroed once when the connection starts and reused
+/// for every response, so writing a head allocates and clears nothing.
+pub(crate) fn response_buffer() -> Vec<u8> {
+    vec![0u8; RESPONSE_BUFFER_BYTES]
+}
+
 /// Writes `response`; `keep_alive` false adds `Connection: close`, and true for an HTTP/1.0
 /// request adds `Connection: keep-alive` (an HTTP/1.0 client closes otherwise, or waits for the
-/// close to find the end of a body).
+/// close to find the end of a body). The head is written into `buffer` (from
+/// [`response_buffer`]), which is handed back whatever the outcome.
 pub(crate) async fn write_response(
     stream: &mut TcpStream,
     date: &mut DateCache,
     response: Response,
     keep_alive: bool,
     http_1_0: bool,
+    buffer: &mut Vec<u8>,
 ) -> io::Result<()> {
-    let mut head = vec![0u8; RESPONSE_HEAD_BYTES_MAX];
+    assert_eq!(
+        buffer.len(),
+        RESPONSE_BUFFER_BYTES,
+        "a buffer from response_buffer"
+    );
+    let mut head = std::mem::take(buffer);
     let length = {
-        let mut writer = HeadWriter::new(&mut head, response.status);
+        let mut writer = HeadWriter::new(&mut head[..RESPONSE_HEAD_BYTES_MAX], response.status);
         writer.date(date.get(now_unix_seconds()));
         for (name, value) in &response.headers {
             writer.header(name, value);
@@ -143,28 +161,35 @@ pub(crate) async fn write_response(
         } else if http_1_0 {
             writer.header("Connection", b"keep-alive");
         }
-        writer
-            .finish()
-            .map_err(|_| io::Error::other("response head larger than RESPONSE_HEAD_BYTES_MAX"))?
+        writer.finish()
     };
-    head.truncate(length);
-    match response.body {
-        ResponseBody::Empty | ResponseBody::HeadOnly { .. } => write_all(stream, head).await,
+    let Ok(length) = length else {
+        *buffer = head;
+        return Err(io::Error::other(
+            "response head larger than RESPONSE_HEAD_BYTES_MAX",
+        ));
+    };
+    // One write for head and a small body: one system call, one packet.
+    let mut end = length;
+    let body = match response.body {
         ResponseBody::Bytes(bytes) if bytes.len() <= RESPONSE_COALESCE_BYTES_MAX => {
-            // One write for head and a small body: one system call, one packet.
-            head.extend_from_slice(&bytes);
-            write_all(stream, head).await
+            end += bytes.len();
+            head[length..end].copy_from_slice(&bytes);
+            ResponseBody::Empty
         }
-        ResponseBody::Bytes(bytes) => {
-            write_all(stream, head).await?;
-            write_all(stream, bytes).await
-        }
+        body => body,
+    };
+    let (result, slice) = stream.write_all(head.slice(0..end)).await;
+    *buffer = slice.into_inner();
+    result?;
+    match body {
+        ResponseBody::Empty | ResponseBody::HeadOnly { .. } => Ok(()),
+        ResponseBody::Bytes(bytes) => write_all(stream, bytes).await,
         ResponseBody::File {
             file,
             offset,
             length,
         } => {
-            write_all(stream, head).await?;
             let result = send_file(stream, &file, offset, length).await;
             file.close().await;
             result
@@ -174,7 +199,6 @@ pub(crate) async fn write_response(
             parts,
             epilogue,
         } => {
-            write_all(stream, head).await?;
             let mut result = Ok(());
             for part in parts {
                 result = write_all(stream, part.preamble).await;

@@ -34,6 +34,20 @@ pub(super) async fn get(
     digest: Digest<'_>,
 ) -> Response {
     let paths = registry.roots.for_name(name.as_str()).repository(name);
+    if head.is_head() {
+        // One statx, no open and close: clients HEAD every blob before they push it.
+        return match registry.disk.file_size(&paths.blob(digest)).await {
+            Ok(size) => Response::new(200)
+                .header("Content-Type", "application/octet-stream")
+                .header("Docker-Content-Digest", digest.as_str())
+                .header("Accept-Ranges", "bytes")
+                .body(ResponseBody::HeadOnly { length: size }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                error_response(ErrorCode::BlobUnknown, digest.as_str())
+            }
+            Err(error) => error_response(ErrorCode::Unknown, &error.to_string()),
+        };
+    }
     let file = match BlobFile::open(&paths, digest).await {
         Ok(Some(file)) => file,
         Ok(None) => return error_response(ErrorCode::BlobUnknown, digest.as_str()),
@@ -44,10 +58,6 @@ pub(super) async fn get(
         .header("Content-Type", "application/octet-stream")
         .header("Docker-Content-Digest", digest.as_str())
         .header("Accept-Ranges", "bytes");
-    if head.is_head() {
-        file.close().await;
-        return response.body(ResponseBody::HeadOnly { length: size });
-    }
     let Some(range_header) = head.header("Range") else {
         return response.body(ResponseBody::File {
             file,
