@@ -99,26 +99,20 @@ impl RuntimeConfig {
             runtime.threads = threads(taken.field())?;
         }
         if let Some(taken) = section.take("driver") {
-            let name = taken.field().string()?;
-            runtime.driver = [Driver::Auto, Driver::IoUring, Driver::Legacy]
-                .into_iter()
-                .find(|driver| driver.name() == name)
-                .ok_or_else(|| {
-                    taken
-                        .field()
-                        .invalid("is not a driver (auto, io_uring or legacy)")
-                })?;
+            runtime.driver = one_of(
+                taken.field(),
+                &[Driver::Auto, Driver::IoUring, Driver::Legacy],
+                Driver::name,
+                "is not a driver (auto, io_uring or legacy)",
+            )?;
         }
         if let Some(taken) = section.take("accept") {
-            let name = taken.field().string()?;
-            runtime.accept = [Accept::Auto, Accept::ReusePort, Accept::Acceptor]
-                .into_iter()
-                .find(|accept| accept.name() == name)
-                .ok_or_else(|| {
-                    taken
-                        .field()
-                        .invalid("is not an accept mode (auto, reuseport or acceptor)")
-                })?;
+            runtime.accept = one_of(
+                taken.field(),
+                &[Accept::Auto, Accept::ReusePort, Accept::Acceptor],
+                Accept::name,
+                "is not an accept mode (auto, reuseport or acceptor)",
+            )?;
         }
         if let Some(taken) = section.take("connectionsPerCoreMax") {
             runtime.connections_per_core_max = connections(taken.field())?;
@@ -146,6 +140,21 @@ fn threads(field: Field<'_, '_>) -> Result<NonZeroUsize, ConfigError> {
             "is not a thread count (1 to {RUNTIME_THREADS_MAX})"
         ))),
     }
+}
+
+/// The choice among `choices` whose config name (`name_of`) the string `field` holds.
+fn one_of<T: Copy>(
+    field: Field<'_, '_>,
+    choices: &[T],
+    name_of: fn(T) -> &'static str,
+    why: &str,
+) -> Result<T, ConfigError> {
+    let name = field.string()?;
+    choices
+        .iter()
+        .copied()
+        .find(|choice| name_of(*choice) == name)
+        .ok_or_else(|| field.invalid(why))
 }
 
 fn connections(field: Field<'_, '_>) -> Result<usize, ConfigError> {

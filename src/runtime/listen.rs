@@ -29,12 +29,7 @@ pub(crate) type Handoff = (TcpStream, SocketAddr);
 /// Binds one listening socket. SO_REUSEADDR lets a restarted server bind while old connections
 /// sit in TIME_WAIT; SO_REUSEPORT lets every core bind the same address.
 pub(crate) fn bind(address: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
-    let socket = Socket::new(
-        Domain::for_address(address),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )?;
-    socket.set_reuse_address(true)?;
+    let socket = reusable_socket(address)?;
     if reuse_port {
         socket.set_reuse_port(true)?;
     }
@@ -43,20 +38,26 @@ pub(crate) fn bind(address: SocketAddr, reuse_port: bool) -> io::Result<TcpListe
     Ok(socket.into())
 }
 
+/// A TCP socket of `address`'s family with SO_REUSEADDR.
+fn reusable_socket(address: SocketAddr) -> io::Result<Socket> {
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    Ok(socket)
+}
+
 /// Fails with `AddrInUse` when a socket already listens on `address`, even one bound with
 /// `SO_REUSEPORT` by another server of the same user, which the cores' own `SO_REUSEPORT` binds
 /// would join silently (and then split the connections with). A probe without `SO_REUSEPORT`
 /// cannot join such a group, so its bind tells; it is closed before the cores bind. Two servers
 /// starting within the same instant can both pass; the storage root's lock stops the second.
 pub(crate) fn ensure_unused(address: SocketAddr) -> io::Result<()> {
-    let probe = Socket::new(
-        Domain::for_address(address),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )?;
-    // Lets the probe bind over connections of an earlier server still in TIME_WAIT; Linux
-    // refuses it all the same while a socket listens there.
-    probe.set_reuse_address(true)?;
+    // SO_REUSEADDR lets the probe bind over connections of an earlier server still in
+    // TIME_WAIT; Linux refuses it all the same while a socket listens there.
+    let probe = reusable_socket(address)?;
     probe.bind(&address.into())
 }
 

@@ -86,12 +86,7 @@ pub fn serve_config(config: ServeConfig) -> Served {
     let folder = temporary_root("serve", config.driver);
     let guard = RootGuard(folder.clone());
     let (config_path, root) = write_config(&folder, &config);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zot"))
-        .args(["serve", config_path.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_serve(&config_path, Stdio::piped());
     // stderr carries the "listening on" line, stdout the log (zot's default log.output).
     let (sender, receiver) = channel();
     forward_lines(child.stderr.take().unwrap(), sender.clone());
@@ -124,12 +119,7 @@ pub fn serve_refused(config: ServeConfig) -> (Option<i32>, String) {
     let folder = temporary_root("serve-refused", config.driver);
     let _guard = RootGuard(folder.clone());
     let (config_path, _) = write_config(&folder, &config);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zot"))
-        .args(["serve", config_path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_serve(&config_path, Stdio::null());
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -144,6 +134,16 @@ pub fn serve_refused(config: ServeConfig) -> (Option<i32>, String) {
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     (status.code(), stderr)
+}
+
+/// `zot serve CONFIG` with its stderr piped and its stdout as given.
+fn spawn_serve(config_path: &Path, stdout: Stdio) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_zot"))
+        .args(["serve", config_path.to_str().unwrap()])
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// Writes `config` as `folder/config.json`; returns its path and the storage root it names.
