@@ -7,4 +7,5 @@ pub mod limits;
 pub mod logging;
 pub mod registry;
 pub mod runtime;
+pub mod scrub;
 pub mod serve;

@@ -1,6 +1,8 @@
-//! The `zot` command line: `zot serve [CONFIG]`, `zot verify CONFIG`, `zot --version`. Parsing
+//! The `zot` command line: `zot serve [CONFIG]`, `zot verify CONFIG`, `zot scrub CONFIG`,
+//! `zot --version`. Parsing
 //! lives here; everything else is in the library (`zot::config`, `zot::serve`).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -31,6 +33,13 @@ enum Action {
         /// zot JSON config file.
         config: PathBuf,
     },
+    /// Check every blob and manifest of a stopped registry against its digest and the storage
+    /// invariants: exit 0 when all is sound, 1 when something is damaged, 2 when it could not
+    /// check (a bad config, or a server still serving the storage).
+    Scrub {
+        /// zot JSON config file of the registry.
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -47,6 +56,18 @@ fn main() -> ExitCode {
                 Some(config) => {
                     drop(stderr);
                     zot::serve::run(config)
+                }
+                None => ExitCode::from(EXIT_CODE_INVALID),
+            }
+        }
+        Action::Scrub { config: file } => {
+            match config::load_reporting("zot scrub", &file, &mut stderr) {
+                Some(config) => {
+                    let mut stdout = std::io::stdout().lock();
+                    zot::scrub::run(&config, &mut stdout).unwrap_or_else(|error| {
+                        let _ = writeln!(stderr, "zot scrub: {error}");
+                        ExitCode::from(zot::scrub::EXIT_CODE_NOT_RUN)
+                    })
                 }
                 None => ExitCode::from(EXIT_CODE_INVALID),
             }
