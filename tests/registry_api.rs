@@ -682,3 +682,48 @@ fn chunked_bodies_expect_continue_and_broken_bodies_in_uploads() {
         assert_eq!((status.status, status.header("Range")), (204, Some("0-2")));
     });
 }
+
+#[test]
+fn path_traversal_in_names_and_references_is_refused() {
+    on_both_drivers(|client| {
+        let digest = sha256(b"anything");
+        for path in [
+            "/v2/../etc/tags/list".to_owned(),
+            "/v2/%2e%2e/%2e%2e/etc/tags/list".to_owned(),
+            "/v2/a/%2e%2e/b/tags/list".to_owned(),
+            "/v2/a%2fb%2f..%2f..%2fc/tags/list".to_owned(),
+            "/v2//etc/tags/list".to_owned(),
+            "/v2/a%00b/tags/list".to_owned(),
+            format!("/v2/%2fetc/blobs/{digest}"),
+            "/v2/repo/manifests/..%2f..%2findex.json".to_owned(),
+            "/v2/repo/manifests/sha256:..%2f..%2f..%2fetc%2fpasswd".to_owned(),
+            "/v2/repo/blobs/sha256:..%2f..%2findex.json".to_owned(),
+        ] {
+            let reply = client.get(&path);
+            assert!(
+                matches!(reply.status, 400 | 404),
+                "{path}: {}",
+                reply.status
+            );
+            let code = reply.error_code();
+            assert!(
+                matches!(
+                    code.as_str(),
+                    "NAME_INVALID"
+                        | "NAME_UNKNOWN"
+                        | "DIGEST_INVALID"
+                        | "TAG_INVALID"
+                        | "MANIFEST_UNKNOWN"
+                        | "BLOB_UNKNOWN"
+                        | "UNSUPPORTED"
+                ),
+                "{path}: {code}"
+            );
+        }
+        // Nothing was created anywhere by any of them.
+        assert_eq!(
+            client.get("/v2/_catalog").json()["repositories"],
+            serde_json::json!([])
+        );
+    });
+}

@@ -339,8 +339,11 @@ fn decode_path(head: &RequestHead) -> Result<String, Response> {
 
 /// The route of a decoded path, or the OCI error for a path that names something invalid.
 fn parse_route(path: &str) -> Result<Route<'_>, Response> {
+    // No such endpoint: 404 as the spec's routes imply, with an OCI body saying why, so that
+    // even a mistyped path gets a clear answer.
+    let not_found = || error_response_with_status(ErrorCode::Unsupported, 404, "no such route");
     Route::parse(path).map_err(|error| match error {
-        RouteError::NotFound => Response::new(404),
+        RouteError::NotFound => not_found(),
         RouteError::Name(error) => error_response(ErrorCode::NameInvalid, &error.to_string()),
         RouteError::Reference(error) => {
             error_response(ErrorCode::ManifestInvalid, &error.to_string())
@@ -350,7 +353,7 @@ fn parse_route(path: &str) -> Result<Route<'_>, Response> {
         }
         RouteError::Digest(error) => error_response(ErrorCode::DigestInvalid, &error.to_string()),
         RouteError::Session => error_response(ErrorCode::BlobUploadUnknown, "invalid session"),
-        _ => Response::new(404),
+        _ => not_found(),
     })
 }
 
