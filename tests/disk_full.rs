@@ -1,0 +1,173 @@
+//! A registry whose file system fills up: pushes fail with a 5xx OCI error and leave nothing
+//! partial visible, reads keep working, and pushes succeed again once there is room. The file
+//! system is a size-limited tmpfs the test mounts (the tests run as root, as CI does).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::binary::{MODES, ServeConfig, mode_config, serve_config};
+use common::{Client, RootGuard, sha256};
+
+/// A tmpfs of a given size, unmounted (and its folder removed) when dropped.
+struct SmallFileSystem {
+    mount_point: PathBuf,
+}
+
+impl SmallFileSystem {
+    fn mount(mount_point: &Path, size_mebibytes: u32) -> SmallFileSystem {
+        std::fs::create_dir_all(mount_point).unwrap();
+        let status = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size_mebibytes}m"),
+                "tmpfs",
+            ])
+            .arg(mount_point)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "mounting a tmpfs failed: this test needs root (CI runs as root) and never skips"
+        );
+        SmallFileSystem {
+            mount_point: mount_point.to_owned(),
+        }
+    }
+
+    /// Grows the file system: what an operator freeing space looks like to the registry.
+    fn grow(&self, size_mebibytes: u32) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size_mebibytes}m")])
+            .arg(&self.mount_point)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for SmallFileSystem {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("--lazy")
+            .arg(&self.mount_point)
+            .status();
+    }
+}
+
+fn push_blob(client: &mut Client, repository: &str, bytes: &[u8]) -> (u16, String) {
+    let digest = sha256(bytes);
+    let reply = client.send(
+        "POST",
+        &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
+        &[],
+        bytes,
+    );
+    let code = if reply.status >= 400 {
+        reply.error_code()
+    } else {
+        String::new()
+    };
+    (reply.status, code)
+}
+
+fn manifest(config: &str, config_size: usize, layer: &str, layer_size: usize) -> Vec<u8> {
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":{config_size}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer}","size":{layer_size}}}]}}"#
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_full_disk_refuses_pushes_cleanly_keeps_reads_and_recovers() {
+    for mode in MODES {
+        let folder = common::temporary_root("disk-full", mode.0);
+        let _guard = RootGuard(folder.clone());
+        let small = SmallFileSystem::mount(&folder.join("mount"), 6);
+        let served = serve_config(ServeConfig {
+            root: Some(small.mount_point.join("data")),
+            ..mode_config(mode, 2)
+        });
+        let mut client = Client::connect(served.address);
+        // An image that fits.
+        let config = b"{\"os\":\"linux\"}".to_vec();
+        let layer = vec![7u8; 512 * 1024];
+        assert_eq!(push_blob(&mut client, "fits", &config).0, 201);
+        assert_eq!(push_blob(&mut client, "fits", &layer).0, 201);
+        let fits = manifest(&sha256(&config), config.len(), &sha256(&layer), layer.len());
+        let reply = client.send(
+            "PUT",
+            "/v2/fits/manifests/v1",
+            &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+            &fits,
+        );
+        assert_eq!(reply.status, 201);
+
+        // A layer larger than the room left: monolithic, then streamed in a session.
+        let big: Vec<u8> = (0..8 * 1024 * 1024u32)
+            .map(|index| (index % 251) as u8)
+            .collect();
+        let big_digest = sha256(&big);
+        let (status, code) = push_blob(&mut client, "big", &big);
+        assert!((500..600).contains(&status), "monolithic push: {status}");
+        assert_eq!(code, "UNKNOWN");
+        let mut client = Client::connect(served.address);
+        let reply = client.send("POST", "/v2/big/blobs/uploads/", &[], b"");
+        assert_eq!(reply.status, 202);
+        let location = reply.header("Location").unwrap().to_owned();
+        let reply = client.send("PATCH", &location, &[], &big);
+        assert!(
+            (500..600).contains(&reply.status),
+            "PATCH: {}",
+            reply.status
+        );
+        assert!(!reply.body.is_empty(), "an OCI error body");
+        let mut client = Client::connect(served.address);
+        // Nothing partial is visible: no blob, the session where it was.
+        let reply = client.send("HEAD", &format!("/v2/big/blobs/{big_digest}"), &[], b"");
+        assert_eq!(reply.status, 404);
+        let status = client.get(&location);
+        assert_eq!((status.status, status.header("Range")), (204, Some("0-0")));
+        // Reads go on.
+        let reply = client.get("/v2/fits/manifests/v1");
+        assert_eq!(
+            (reply.status, reply.body.as_slice()),
+            (200, fits.as_slice())
+        );
+        let reply = client.get(&format!("/v2/fits/blobs/{}", sha256(&layer)));
+        assert_eq!((reply.status, reply.body.len()), (200, layer.len()));
+        assert_eq!(
+            client.get("/v2/fits/tags/list").json()["tags"],
+            serde_json::json!(["v1"])
+        );
+
+        // Room again: the same pushes succeed, the session included.
+        small.grow(64);
+        let reply = client.send("PATCH", &location, &[], &big);
+        assert_eq!(
+            reply.status,
+            202,
+            "{:?}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let reply = client.send("PUT", &format!("{location}?digest={big_digest}"), &[], b"");
+        assert_eq!(reply.status, 201);
+        assert_eq!(push_blob(&mut client, "big", &config).0, 201);
+        let big_manifest = manifest(&sha256(&config), config.len(), &big_digest, big.len());
+        let reply = client.send(
+            "PUT",
+            "/v2/big/manifests/v1",
+            &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+            &big_manifest,
+        );
+        assert_eq!(reply.status, 201);
+        let reply = client.get(&format!("/v2/big/blobs/{big_digest}"));
+        assert_eq!(sha256(&reply.body), big_digest);
+        drop(client);
+        served.stop();
+        drop(small);
+    }
+}
