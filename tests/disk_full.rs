@@ -171,3 +171,48 @@ fn a_full_disk_refuses_pushes_cleanly_keeps_reads_and_recovers() {
         drop(small);
     }
 }
+
+#[test]
+fn a_read_only_root_refuses_the_start_with_the_reason() {
+    let folder = common::temporary_root("read-only", "auto");
+    let _guard = RootGuard(folder.clone());
+    let small = SmallFileSystem::mount(&folder.join("mount"), 16);
+    let root = small.mount_point.join("data");
+    let config = || ServeConfig {
+        root: Some(root.clone()),
+        ..ServeConfig::new("auto", 2)
+    };
+    let served = serve_config(config());
+    let mut client = Client::connect(served.address);
+    assert_eq!(push_blob(&mut client, "kept", &[3u8; 4096]).0, 201);
+    drop(client);
+    served.stop();
+    // A server cannot run on a root it cannot write (its lock file, its uploads): it says so at
+    // once and exits 1. A running server keeps its lock file open for writing, so the kernel
+    // refuses to make its file system read-only underneath it.
+    let remount = |mode: &str| {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,{mode}")])
+            .arg(&small.mount_point)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    remount("ro");
+    let (code, stderr) = common::binary::serve_refused(config());
+    remount("rw");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+    // Writable again: it starts and serves what it had.
+    let served = serve_config(config());
+    let mut client = Client::connect(served.address);
+    let reply = client.send(
+        "HEAD",
+        &format!("/v2/kept/blobs/{}", sha256(&[3u8; 4096])),
+        &[],
+        b"",
+    );
+    assert_eq!(reply.status, 200);
+    drop(client);
+    served.stop();
+}
