@@ -221,6 +221,13 @@ impl Served {
         lines
     }
 
+    /// SIGKILL, as a crash or a power cut looks to the files: nothing runs after it.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().expect("stopped once");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     /// SIGTERM, then a clean exit well within the grace period: idle keep-alive connections
     /// (the callers may hold some) close at once instead of waiting it out.
     pub fn stop(mut self) {
