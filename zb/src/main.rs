@@ -16,6 +16,8 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 use std::time::Instant;
 use suite::{Kind, Shared, Sizes, TESTS, Worker};
 
@@ -221,6 +223,7 @@ fn run(arguments: Arguments) -> Result<ExitCode, String> {
             config_digest,
             repository_prefix: arguments.repo.trim_end_matches('/').to_owned(),
             run_identifier: run_bytes.iter().map(|byte| format!("{byte:02x}")).collect(),
+            progress: AtomicUsize::new(0),
         },
         address,
         host,
@@ -316,11 +319,28 @@ fn run_test(
     }
     let setup_seconds = started.elapsed().as_secs_f64();
 
+    run_context.shared.progress.store(0, Ordering::Relaxed);
+    let finished = AtomicBool::new(false);
     let cpu_before = process_cpu_time();
     let started = Instant::now();
-    workers = run_phase(run_context, test_index, Phase::Measure, workers, threads);
-    let seconds = started.elapsed().as_secs_f64();
-    let client_cpu_seconds = (process_cpu_time().saturating_sub(cpu_before)).as_secs_f64();
+    let (workers_measured, seconds, client_cpu_seconds) = std::thread::scope(|scope| {
+        if stderr_is_terminal() {
+            scope.spawn(|| {
+                show_progress(
+                    definition.name,
+                    &run_context.shared.progress,
+                    requests,
+                    &finished,
+                )
+            });
+        }
+        let workers = run_phase(run_context, test_index, Phase::Measure, workers, threads);
+        let seconds = started.elapsed().as_secs_f64();
+        let client_cpu_seconds = (process_cpu_time().saturating_sub(cpu_before)).as_secs_f64();
+        finished.store(true, Ordering::Relaxed);
+        (workers, seconds, client_cpu_seconds)
+    });
+    workers = workers_measured;
 
     let started = Instant::now();
     if !skip_cleanup {
@@ -456,6 +476,35 @@ fn run_group(
         }
         workers
     })
+}
+
+/// How often the progress line is redrawn.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
+
+fn stderr_is_terminal() -> bool {
+    // SAFETY: isatty only reads the descriptor's state.
+    unsafe { libc::isatty(libc::STDERR_FILENO) == 1 }
+}
+
+/// A progress line on stderr (a terminal only) until `finished`: a bar, done of total.
+fn show_progress(name: &str, progress: &AtomicUsize, total: usize, finished: &AtomicBool) {
+    const BAR_WIDTH: usize = 30;
+    let mut stderr = std::io::stderr();
+    // Bounded by the test's own end; the flag is set once the phase returns.
+    while !finished.load(Ordering::Relaxed) {
+        let done = progress.load(Ordering::Relaxed).min(total);
+        let filled = BAR_WIDTH * done / total.max(1);
+        let _ = write!(
+            stderr,
+            "\r[{}{}] {done}/{total} {name}",
+            "#".repeat(filled),
+            " ".repeat(BAR_WIDTH - filled)
+        );
+        let _ = stderr.flush();
+        std::thread::sleep(PROGRESS_INTERVAL);
+    }
+    let _ = write!(stderr, "\r\x1b[2K");
+    let _ = stderr.flush();
 }
 
 /// `http://host[:port][/]`: the address to connect to and the Host field value.

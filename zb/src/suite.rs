@@ -105,6 +105,8 @@ pub struct Shared {
     pub repository_prefix: String,
     /// Distinguishes this run's repositories from earlier runs'.
     pub run_identifier: String,
+    /// Measured operations finished in the current test, for the progress line.
+    pub progress: std::sync::atomic::AtomicUsize,
 }
 
 /// An image a worker pushed: what cleanup deletes and what a pull reads.
@@ -640,6 +642,9 @@ pub async fn measure(
             Kind::PullAndPush { .. } => unreachable!("resolved above"),
         };
         let latency = started.elapsed();
+        shared
+            .progress
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match outcome {
             Ok(bytes) => worker.stats.record_success(latency, bytes),
             Err(failure) => worker.stats.record_failure(latency, failure),
