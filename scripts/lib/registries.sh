@@ -10,6 +10,7 @@
 #   zot_binary         the zot executable
 #   ZOT_PORT, DISTRIBUTION_PORT   the loopback ports
 #   zot_pid, distribution_pid     set by start_zot/start_distribution, "" when not running
+# shellcheck disable=SC2154 # those globals are assigned by the sourcing script
 
 # require_whole_number NAME VALUE MINIMUM: stops unless VALUE is a decimal number >= MINIMUM.
 require_whole_number() {
