@@ -1,12 +1,13 @@
-//! `bench-plot`: draws the zot/distribution ratio of requests per second for every test of a
-//! `scripts/bench-peers` run as a PNG bar chart.
+//! `bench-plot`: draws the zot/distribution ratios of requests per second and of MB per second
+//! for every test of a `scripts/bench-peers` run as a PNG bar chart.
 //!
 //! Usage: `bench-plot COMBINED_JSON OUTPUT_PNG [--font TTF_FILE]`
 //!
 //! COMBINED_JSON is the file scripts/bench-peers writes: `{"zot": {"report": ZB_REPORT, ...},
-//! "distribution": {"report": ZB_REPORT, ...}, ...}` with ZB_REPORT as in zb's `-o json`. One bar
-//! per test in zot's order, its length the ratio, a line at 1 (parity). The ratio of MB/s is the
-//! same number whenever both registries moved the same payload, so one bar tells both.
+//! "distribution": {"report": ZB_REPORT, ...}, ...}` with ZB_REPORT as in zb's `-o json`. One row
+//! per test in zot's order with two bars, requests/s ratio above MB/s ratio, a line at 1
+//! (parity). Both ratios are the same number when both registries moved the same payload; the
+//! mixed tests draw their sizes at random, so there the payloads and the two ratios differ.
 //!
 //! Text is drawn with ab_glyph from a TrueType file read at run time (Debian's
 //! fonts-dejavu-core by default) rather than through font-kit and fontconfig, so the tool needs
@@ -21,26 +22,43 @@ use serde_json::Value;
 
 const FONT_FILE_DEFAULT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 const WIDTH_PIXELS: u32 = 1200;
-const ROW_HEIGHT_PIXELS: u32 = 34;
+const ROW_HEIGHT_PIXELS: u32 = 44;
 /// Title, axis, subtitle and margins around the rows.
 const FRAME_HEIGHT_PIXELS: u32 = 170;
 const SUBTITLE_HEIGHT_PIXELS: u32 = 26;
 /// zb has 16 tests; a report with far more is not one of its reports.
 const TESTS_MAX: usize = 256;
 
-/// One bar: a test and zot's requests per second divided by distribution's.
+/// One measure of one test on both registries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Rates {
+    zot: f64,
+    distribution: f64,
+}
+
+impl Rates {
+    /// zot's divided by distribution's; None when distribution's is 0 (a test that moves no
+    /// payload has no MB/s ratio).
+    fn ratio(&self) -> Option<f64> {
+        (self.distribution > 0.0).then(|| self.zot / self.distribution)
+    }
+}
+
+/// One row of the chart.
 #[derive(Debug, Clone, PartialEq)]
 struct Ratio {
     test_name: String,
-    zot_requests_per_second: f64,
-    distribution_requests_per_second: f64,
+    requests_per_second: Rates,
+    megabytes_per_second: Rates,
 }
 
 impl Ratio {
-    /// None when distribution did nothing measurable (no ratio exists).
-    fn value(&self) -> Option<f64> {
-        (self.distribution_requests_per_second > 0.0)
-            .then(|| self.zot_requests_per_second / self.distribution_requests_per_second)
+    /// The bars of the row: (label, ratio) for requests/s, then MB/s.
+    fn bars(&self) -> [(&'static str, Option<f64>); 2] {
+        [
+            ("requests/s", self.requests_per_second.ratio()),
+            ("MB/s", self.megabytes_per_second.ratio()),
+        ]
     }
 }
 
@@ -114,14 +132,16 @@ fn ratios_from_combined(combined: &Value) -> Result<Vec<Ratio>, String> {
             .iter()
             .find(|test| test["name"].as_str() == Some(test_name))
             .ok_or_else(|| format!("distribution's report has no test '{test_name}'"))?;
+        let rates = |field: &str| -> Result<Rates, String> {
+            Ok(Rates {
+                zot: rate(zot_test, field, "zot", test_name)?,
+                distribution: rate(distribution_test, field, "distribution", test_name)?,
+            })
+        };
         ratios.push(Ratio {
             test_name: test_name.to_string(),
-            zot_requests_per_second: requests_per_second(zot_test, "zot", test_name)?,
-            distribution_requests_per_second: requests_per_second(
-                distribution_test,
-                "distribution",
-                test_name,
-            )?,
+            requests_per_second: rates("requests_per_second")?,
+            megabytes_per_second: rates("megabytes_per_second")?,
         });
     }
     if ratios.is_empty() {
@@ -136,13 +156,14 @@ fn tests_of<'a>(combined: &'a Value, registry: &str) -> Result<&'a Vec<Value>, S
         .ok_or_else(|| format!("no {registry}.report.tests array"))
 }
 
-fn requests_per_second(test: &Value, registry: &str, test_name: &str) -> Result<f64, String> {
-    let value = test["requests_per_second"]
+/// FIELD of TEST, a finite number at or above 0.
+fn rate(test: &Value, field: &str, registry: &str, test_name: &str) -> Result<f64, String> {
+    let value = test[field]
         .as_f64()
-        .ok_or_else(|| format!("{registry}: test '{test_name}' has no requests_per_second"))?;
+        .ok_or_else(|| format!("{registry}: test '{test_name}' has no {field}"))?;
     if !(value.is_finite() && value >= 0.0) {
         return Err(format!(
-            "{registry}: test '{test_name}' has requests_per_second {value}"
+            "{registry}: test '{test_name}' has {field} {value}"
         ));
     }
     Ok(value)
@@ -201,12 +222,13 @@ fn draw(ratios: &[Ratio], subtitle: &str) -> Result<Vec<u8>, String> {
             .map_err(|error| error.to_string())?;
         let largest = ratios
             .iter()
-            .filter_map(Ratio::value)
+            .flat_map(|ratio| ratio.bars().map(|(_, value)| value))
+            .flatten()
             .fold(1.0_f64, f64::max);
         // Room right of the longest bar for its number.
-        let x_max = largest * 1.15;
+        let x_max = largest * 1.25;
         let rows = ratios.len();
-        let title = "zot / distribution, requests per second per test (1 = parity)";
+        let title = "zot / distribution per test: requests/s and MB/s (1 = parity)";
         let mut chart = ChartBuilder::on(&chart_area)
             .caption(title, ("sans-serif", 24))
             .margin(16)
@@ -227,41 +249,64 @@ fn draw(ratios: &[Ratio], subtitle: &str) -> Result<Vec<u8>, String> {
                     .unwrap_or_default(),
                 SegmentValue::Last => String::new(),
             })
-            .x_desc("zot requests/s divided by distribution requests/s")
+            .x_desc("zot's rate divided by distribution's")
             .x_label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 15))
             .draw()
             .map_err(|error| error.to_string())?;
+        // Requests/s solid, MB/s paler; green where zot is ahead, red where it is behind.
         let ahead = RGBColor(46, 125, 50);
         let behind = RGBColor(198, 40, 40);
+        let row_pixels = chart.plotting_area().dim_in_pixel().1
+            / u32::try_from(rows).expect("at most TESTS_MAX rows");
+        let half_pixels = row_pixels / 2;
         for (index, ratio) in ratios.iter().enumerate() {
-            let Some(value) = ratio.value() else {
-                continue;
-            };
-            let color = if value >= 1.0 { ahead } else { behind };
             let row = index_of_row(index, rows);
-            let mut bar = Rectangle::new(
-                [
-                    (0.0, SegmentValue::Exact(row)),
-                    (value, SegmentValue::Exact(row + 1)),
-                ],
-                color.mix(0.85).filled(),
-            );
-            // Pixels of white between neighbouring bars.
-            bar.set_margin(4, 4, 0, 0);
-            chart
-                .draw_series(std::iter::once(bar))
-                .map_err(|error| error.to_string())?;
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    format!("{value:.2}"),
-                    (value + x_max * 0.01, SegmentValue::CenterOf(row)),
-                    ("sans-serif", 15)
-                        .into_font()
-                        .color(&BLACK)
-                        .pos(Pos::new(HPos::Left, VPos::Center)),
-                )))
-                .map_err(|error| error.to_string())?;
+            for (bar_index, (label, value)) in ratio.bars().into_iter().enumerate() {
+                let Some(value) = value else {
+                    continue;
+                };
+                let color = if value >= 1.0 { ahead } else { behind };
+                let opacity = if bar_index == 0 { 0.9 } else { 0.45 };
+                let mut bar = Rectangle::new(
+                    [
+                        (0.0, SegmentValue::Exact(row)),
+                        (value, SegmentValue::Exact(row + 1)),
+                    ],
+                    color.mix(opacity).filled(),
+                );
+                // The upper half of the row for requests/s, the lower for MB/s, with a few
+                // pixels of white above and below the pair.
+                if bar_index == 0 {
+                    bar.set_margin(3, half_pixels, 0, 0);
+                } else {
+                    bar.set_margin(row_pixels - half_pixels, 3, 0, 0);
+                }
+                chart
+                    .draw_series(std::iter::once(bar))
+                    .map_err(|error| error.to_string())?;
+                // The number beside the bar's end, centred on its half of the row.
+                let half_offset = i32::try_from(row_pixels / 4).expect("a small row");
+                let offset = if bar_index == 0 {
+                    -half_offset
+                } else {
+                    half_offset
+                };
+                let text = format!("{value:.2} {label}");
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((value, SegmentValue::CenterOf(row)))
+                            + Text::new(
+                                text,
+                                (6, offset),
+                                ("sans-serif", 12)
+                                    .into_font()
+                                    .color(&BLACK)
+                                    .pos(Pos::new(HPos::Left, VPos::Center)),
+                            ),
+                    ))
+                    .map_err(|error| error.to_string())?;
+            }
         }
         chart
             .draw_series(std::iter::once(PathElement::new(
@@ -299,12 +344,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn report(tests: &[(&str, f64)]) -> Value {
+    /// A report with tests of (name, requests/s, MB/s).
+    fn report(tests: &[(&str, f64, f64)]) -> Value {
         json!({
             "zb": {"concurrency": 4, "requests": 20},
             "tests": tests
                 .iter()
-                .map(|(name, rate)| json!({"name": name, "requests_per_second": rate}))
+                .map(|(name, requests, megabytes)| json!({
+                    "name": name,
+                    "requests_per_second": requests,
+                    "megabytes_per_second": megabytes,
+                }))
                 .collect::<Vec<_>>(),
         })
     }
@@ -312,35 +362,50 @@ mod tests {
     #[test]
     fn ratios_follow_zot_order_and_match_by_name() {
         let combined = json!({
-            "zot": {"report": report(&[("Pull 1MB", 300.0), ("Get Catalog", 50.0)])},
-            "distribution": {"report": report(&[("Get Catalog", 100.0), ("Pull 1MB", 100.0)])},
+            "zot": {"report": report(&[("Pull 1MB", 300.0, 315.0), ("Get Catalog", 50.0, 0.0)])},
+            "distribution": {
+                "report": report(&[("Get Catalog", 100.0, 0.0), ("Pull 1MB", 100.0, 210.0)]),
+            },
         });
         let ratios = ratios_from_combined(&combined).unwrap();
         assert_eq!(ratios.len(), 2);
         assert_eq!(ratios[0].test_name, "Pull 1MB");
-        assert_eq!(ratios[0].value(), Some(3.0));
+        assert_eq!(
+            ratios[0].bars(),
+            [("requests/s", Some(3.0)), ("MB/s", Some(1.5))]
+        );
         assert_eq!(ratios[1].test_name, "Get Catalog");
-        assert_eq!(ratios[1].value(), Some(0.5));
+        // No payload: no MB/s ratio.
+        assert_eq!(
+            ratios[1].bars(),
+            [("requests/s", Some(0.5)), ("MB/s", None)]
+        );
     }
 
     #[test]
     fn a_test_missing_from_distribution_is_an_error() {
         let combined = json!({
-            "zot": {"report": report(&[("Pull 1MB", 300.0)])},
-            "distribution": {"report": report(&[("Get Catalog", 100.0)])},
+            "zot": {"report": report(&[("Pull 1MB", 300.0, 300.0)])},
+            "distribution": {"report": report(&[("Get Catalog", 100.0, 0.0)])},
         });
         let error = ratios_from_combined(&combined).unwrap_err();
         assert!(error.contains("Pull 1MB"), "{error}");
     }
 
     #[test]
-    fn distribution_at_zero_has_no_ratio() {
-        let ratio = Ratio {
-            test_name: "Pull 1MB".into(),
-            zot_requests_per_second: 10.0,
-            distribution_requests_per_second: 0.0,
-        };
-        assert_eq!(ratio.value(), None);
+    fn a_negative_or_missing_rate_is_an_error() {
+        let combined = json!({
+            "zot": {"report": report(&[("Pull 1MB", -1.0, 300.0)])},
+            "distribution": {"report": report(&[("Pull 1MB", 100.0, 100.0)])},
+        });
+        let error = ratios_from_combined(&combined).unwrap_err();
+        assert!(error.contains("requests_per_second -1"), "{error}");
+        let combined = json!({
+            "zot": {"report": {"tests": [{"name": "Pull 1MB", "requests_per_second": 1.0}]}},
+            "distribution": {"report": report(&[("Pull 1MB", 100.0, 100.0)])},
+        });
+        let error = ratios_from_combined(&combined).unwrap_err();
+        assert!(error.contains("no megabytes_per_second"), "{error}");
     }
 
     #[test]
@@ -351,13 +416,25 @@ mod tests {
         let ratios = vec![
             Ratio {
                 test_name: "Pull 1MB".into(),
-                zot_requests_per_second: 200.0,
-                distribution_requests_per_second: 100.0,
+                requests_per_second: Rates {
+                    zot: 200.0,
+                    distribution: 100.0,
+                },
+                megabytes_per_second: Rates {
+                    zot: 200.0,
+                    distribution: 100.0,
+                },
             },
             Ratio {
                 test_name: "Get Catalog".into(),
-                zot_requests_per_second: 50.0,
-                distribution_requests_per_second: 100.0,
+                requests_per_second: Rates {
+                    zot: 50.0,
+                    distribution: 100.0,
+                },
+                megabytes_per_second: Rates {
+                    zot: 0.0,
+                    distribution: 0.0,
+                },
             },
         ];
         let pixels = draw(&ratios, "zb -c 4 -n 20").unwrap();
