@@ -249,6 +249,11 @@ impl Connection {
         if let Some(content_type) = content_type {
             let _ = write!(text, "Content-Type: {content_type}\r\n");
         }
+        // Registries that negotiate (CNCF distribution) answer 404 to a manifest request whose
+        // Accept does not name the stored type, as real clients always send one.
+        if target.contains("/manifests/") && method != "PUT" {
+            text.push_str(MANIFEST_ACCEPT);
+        }
         if method != "GET" && method != "HEAD" && method != "DELETE" || body.length() > 0 {
             let _ = write!(text, "Content-Length: {}\r\n", body.length());
         }
@@ -387,6 +392,9 @@ fn keep(bytes: &[u8], keep_body: bool, answer: &mut Answer) {
 }
 
 /// `Basic base64(user:password)` (RFC 7617).
+/// The manifest types a pull accepts, as docker, containerd and skopeo send them.
+const MANIFEST_ACCEPT: &str = "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json\r\n";
+
 pub fn basic_authorization(credentials: &str) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let bytes = credentials.as_bytes();
