@@ -193,3 +193,83 @@ fn zb_runs_only_the_tests_its_regex_selects_and_sparse_blobs_work() {
     assert!(tests[0]["setup_seconds"].as_f64().unwrap() > 0.0);
     served.stop();
 }
+
+/// CNCF distribution (Debian's `docker-registry`) on a free loopback port with storage in
+/// `folder`; killed when dropped.
+struct Distribution {
+    child: std::process::Child,
+    address: SocketAddr,
+}
+
+impl Distribution {
+    fn start(folder: &std::path::Path) -> Distribution {
+        std::fs::create_dir_all(folder).unwrap();
+        // A free port: bound, read, released; distribution binds it right after.
+        let address = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let config = folder.join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n",
+                folder.join("storage").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("docker-registry is not installed ({error}); scripts/test installs it, and this test never skips")
+            });
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(address).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "distribution did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Distribution { child, address }
+    }
+}
+
+impl Drop for Distribution {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn zb_runs_against_cncf_distribution_too() {
+    // The same workloads against another registry, as scripts/bench-peers runs them: pushes
+    // of both kinds, pulls (which need the Accept distribution negotiates on) and cleanup.
+    let folder = common::temporary_root("zb-distribution", "none");
+    let _guard = common::RootGuard(folder.clone());
+    let distribution = Distribution::start(&folder);
+    let report = json_run(
+        distribution.address,
+        &[
+            "-t",
+            "^(Push Monolith|Push Chunk Streamed|Pull) 1MB$|^Get Catalog$",
+        ],
+    );
+    let tests = report["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 4, "{report}");
+    for test in tests {
+        let name = test["name"].as_str().unwrap();
+        assert_eq!(test["completed"], 8, "{name}: {test}");
+        assert_eq!(test["failed"], 0, "{name}: {test}");
+        assert_eq!(
+            test["cleanup_errors"],
+            serde_json::json!({}),
+            "{name}: {test}"
+        );
+    }
+}
