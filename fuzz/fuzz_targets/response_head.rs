@@ -26,7 +26,11 @@ fn outcome(input: &[u8]) -> Outcome {
             }
             Outcome::Complete {
                 consumed,
-                summary: format!("{response:?} {:?} {:?}", response.body(false), response.body(true)),
+                summary: format!(
+                    "{response:?} {:?} {:?}",
+                    response.body(false),
+                    response.body(true)
+                ),
             }
         }
         Ok(Status::Partial) => Outcome::Partial,
@@ -42,6 +46,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let consumed = *consumed;
     assert_eq!(outcome(&data[..consumed]), whole);
     for end in [0, consumed / 3, consumed / 2, consumed - 1] {
-        assert_eq!(outcome(&data[..end]), Outcome::Partial, "prefix of {end} bytes");
+        assert_eq!(
+            outcome(&data[..end]),
+            Outcome::Partial,
+            "prefix of {end} bytes"
+        );
     }
 });
