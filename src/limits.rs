@@ -35,8 +35,11 @@ pub const SENDFILE_CALL_BYTES_MAX: usize = 4 << 20;
 
 /// Size of the buffers an upload body is read into and handed to the engine: large enough that
 /// system calls and hashing calls don't dominate, small enough to bound an upload's memory
-/// (times the engine's writes in flight).
-pub const UPLOAD_BUFFER_BYTES: usize = 1 << 20;
+/// (times the engine's writes in flight, plus the one being filled). Measured with zb at
+/// `-c 16` on one core: 512 KiB with 2 writes in flight pushes 100 MB blobs as fast as 1 MiB
+/// with 4 (745–817 against 825–852 MB/s, within the noise), and the server's peak memory stays
+/// at 7.4, 7.8 and 14.5 MiB for 1, 10 and 100 MB blobs instead of growing to 28 MiB.
+pub const UPLOAD_BUFFER_BYTES: usize = 512 << 10;
 
 /// Largest config file `zot serve` and `zot verify` read. zot's own configs are a few KiB even
 /// with every extension configured; a file far larger is a mistake, not a config.

@@ -32,6 +32,7 @@ pub fn run(config: Config) -> ExitCode {
 
 fn serve(config: Config) -> Result<(), String> {
     logging::init(&config.log)?;
+    crate::runtime::fix_allocator_mapping_threshold();
     let listen = resolve(&config.http.address, config.http.port)?;
     // Before the port: a second server on this root must fail without touching it, and without
     // taking connections meant for the first one.

@@ -134,10 +134,7 @@ pub(super) async fn delete(
 ) -> Response {
     let _owner = registry.owner.lock().await;
     let mut store = registry.store.borrow_mut();
-    let Some((repository, disk)) = store.repository_and_disk(name.as_str()) else {
-        return error_response(ErrorCode::NameUnknown, name.as_str());
-    };
-    match repository.delete_blob(disk, digest).await {
+    match store.delete_blob(name, digest).await {
         Ok(()) => Response::new(202),
         Err(error) => error_response(error.error_code(), &error.to_string()),
     }

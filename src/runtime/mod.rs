@@ -25,5 +25,6 @@ pub use config::{AcceptMode, RuntimeConfig};
 pub use driver::{CoreDriver, DriverChoice, DriverKind};
 pub use error::{RunError, StartError};
 pub use handler::{ConnectionHandler, CoreContext};
+pub use platform::fix_allocator_mapping_threshold;
 pub use server::{RunReport, Server};
 pub use shutdown::{DrainWait, Draining, Shutdown};

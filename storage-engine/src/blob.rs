@@ -137,7 +137,14 @@ pub(crate) async fn publish(
             Err(error) => return Err(IoFailure::new("link into _blobstore", master, error)),
         }
     }
-    place(disk, &origin, source, &target).await
+    match place(disk, &origin, source, &target).await {
+        // The master went between the two links: its last repository deleted the blob
+        // (`Store::delete_blob`). The upload's own file is the same bytes.
+        Err(failure) if origin != source && failure.source.kind() == io::ErrorKind::NotFound => {
+            place(disk, source, source, &target).await
+        }
+        placed => placed,
+    }
 }
 
 /// Makes the complete, synced file `source` visible as the blob `digest` of a repository without

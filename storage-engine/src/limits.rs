@@ -12,7 +12,7 @@ pub const UPLOAD_SESSION_AGE_DEFAULT: std::time::Duration =
 
 /// Writes of one upload the engine keeps in flight before it waits for the oldest: enough for the
 /// device to overlap them with hashing, few enough to bound the memory an upload pins.
-pub const UPLOAD_WRITES_IN_FLIGHT_MAX: usize = 4;
+pub const UPLOAD_WRITES_IN_FLIGHT_MAX: usize = 2;
 
 /// After this many bytes of an upload reach the page cache, the engine asks the kernel to start
 /// writing them out, so the commit's `fsync` waits only for the tail.

@@ -299,6 +299,45 @@ impl Store {
         }))
     }
 
+    /// Deletes blob `digest` from repository `name` ([`Repository::delete_blob`]), then its
+    /// dedupe master in `_blobstore` when no repository links it any more, so deleted blobs
+    /// give their space back. The master goes only when it has a single link left (itself): a
+    /// repository or an upload being committed holds another. A commit that found the master and
+    /// then sees it gone links from its own upload file instead (`blob::publish`), so the race
+    /// costs deduplication of that one blob, never the blob.
+    pub async fn delete_blob(
+        &mut self,
+        name: RepositoryName<'_>,
+        digest: Digest<'_>,
+    ) -> Result<(), BlobError> {
+        let root = Arc::clone(self.root_for(name.as_str()));
+        let Some((repository, disk)) = self.repository_and_disk(name.as_str()) else {
+            return Err(BlobError::RepositoryUnknown);
+        };
+        repository.delete_blob(disk, digest).await?;
+        let master = blobstore_blob(root.directory(), digest);
+        let unlinked = match std::fs::metadata(&master) {
+            Ok(metadata) => std::os::unix::fs::MetadataExt::nlink(&metadata) == 1,
+            Err(_) => false,
+        };
+        if unlinked {
+            match self.disk.remove_file(&master).await {
+                Ok(()) => blob::sync_parent(&self.disk, &master)
+                    .await
+                    .map_err(BlobError::Io)?,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    return Err(BlobError::Io(IoFailure::new(
+                        "remove dedupe master",
+                        master,
+                        error,
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Starts an upload session in repository `name` (which must exist), hashing with
     /// `algorithm`: [`Upload::create`] on this store's root and disk.
     pub async fn start_upload(

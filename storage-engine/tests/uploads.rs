@@ -563,3 +563,31 @@ fn the_root_handle_can_be_shared_across_cores() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Arc<storage_engine::Root>>();
 }
+
+#[test]
+fn deleting_a_deduplicated_blob_everywhere_gives_its_space_back() {
+    on_both_drivers(|_, root| async move {
+        let mut store = open(&root, true).await;
+        let digest = push(&mut store, "first", b"a shared layer").await;
+        assert_eq!(push(&mut store, "second", b"a shared layer").await, digest);
+        let parsed = Digest::parse(&digest).unwrap();
+        let master = root.join("data/_blobstore/blobs/sha256").join(&digest[7..]);
+        assert!(master.exists());
+        // One repository still links the master: it stays.
+        store.delete_blob(name("first"), parsed).await.unwrap();
+        assert!(master.exists());
+        assert!(blob_path(&root, "second", &digest).exists());
+        // The last one goes: so does the master, and the bytes with it.
+        store.delete_blob(name("second"), parsed).await.unwrap();
+        assert!(!master.exists());
+        // A new push of the same bytes makes a new master and links it.
+        assert_eq!(push(&mut store, "third", b"a shared layer").await, digest);
+        assert!(master.exists());
+        assert_eq!(
+            std::fs::read(blob_path(&root, "third", &digest)).unwrap(),
+            b"a shared layer"
+        );
+        let error = store.delete_blob(name("nobody"), parsed).await.unwrap_err();
+        assert!(matches!(error, BlobError::RepositoryUnknown), "{error:?}");
+    });
+}

@@ -16,7 +16,9 @@ pub mod query;
 pub mod range;
 mod request;
 pub mod response;
+pub mod response_head;
 
 pub use error::RequestError;
 pub use framing::{Body, Framing};
 pub use request::{HeadScanner, Header, Method, Request, Status, Version, parse_request};
+pub use response_head::{Response, ResponseBody, ResponseError, parse_response};
