@@ -500,6 +500,7 @@ fn nothing_acknowledged_is_lost_across_sigkill() {
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let started = Instant::now();
     let mut kills = 0;
+    let mut after_kill = BTreeMap::new();
     for cycle in 0..cycles {
         assert!(
             started.elapsed() < Duration::from_secs(RUN_SECONDS_MAX),
@@ -513,6 +514,15 @@ fn nothing_acknowledged_is_lost_across_sigkill() {
         // After the restart's open, which clears what a crash may leave (temporary files, a
         // session whose creation was cut before its first state), and before any new request.
         check_idle_root(&root, cycle, seed);
+        let now = index_files(&root);
+        for (path, bytes) in &now {
+            if after_kill.get(path).is_some_and(|before| before != bytes) {
+                eprintln!(
+                    "crash_kill: cycle {cycle}: {} changed between the kill and the restarted server's first request",
+                    path.display()
+                );
+            }
+        }
         let context = format!("seed {seed}, cycle {cycle}");
         let mut held = ledger.lock().unwrap();
         check_served(served.address, &mut held, &mut random, false, &context);
@@ -528,19 +538,7 @@ fn nothing_acknowledged_is_lost_across_sigkill() {
         std::thread::sleep(Duration::from_millis(20 + random.below(230)));
         served.kill();
         kills += 1;
-        let snapshot = index_files(&root);
-        std::thread::sleep(Duration::from_millis(50));
-        let later = index_files(&root);
-        if snapshot != later {
-            for (path, bytes) in &later {
-                if snapshot.get(path) != Some(bytes) {
-                    eprintln!(
-                        "crash_kill: cycle {cycle}: {} changed after the process was reaped",
-                        path.display()
-                    );
-                }
-            }
-        }
+        after_kill = index_files(&root);
         stop.store(true, Ordering::Relaxed);
         for worker in workers {
             worker
