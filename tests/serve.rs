@@ -589,3 +589,13 @@ fn sub_paths_route_a_namespace_to_its_own_root_as_zot_does() {
     drop(client);
     served.stop();
 }
+
+#[test]
+fn sigterm_right_after_the_listening_line_is_a_clean_stop() {
+    // The listening line comes before the cores have opened their stores; a supervisor may
+    // stop the server at once. The signal handlers are in place from the bind, so that is a
+    // clean shutdown (exit 0), not the default termination by signal.
+    for _ in 0..5 {
+        serve("auto", 2).stop();
+    }
+}

@@ -45,6 +45,8 @@ pub struct Server {
     /// `run`'s thread waits on this; signals, the trigger and exiting threads write to it.
     control_read: UnixStream,
     control_write: UnixStream,
+    /// Held until the server is dropped: a signal from `bind` on asks for a clean shutdown.
+    signals: shutdown::SignalRegistration,
 }
 
 impl Server {
@@ -115,7 +117,18 @@ impl Server {
                 .map_err(setup_error("a wake socket"))?,
         );
 
+        let signals = if config.handle_signals {
+            shutdown::SignalRegistration::register(&control_write).map_err(|source| {
+                RunError::Setup {
+                    what: "the signal handler",
+                    source,
+                }
+            })?
+        } else {
+            shutdown::SignalRegistration::default()
+        };
         Ok(Server {
+            signals,
             config,
             local_address,
             listeners,
@@ -150,17 +163,8 @@ impl Server {
         Fut: Future<Output = Result<H, StartError>>,
         H: ConnectionHandler,
     {
-        let signals = if self.config.handle_signals {
-            shutdown::register_signals(&self.control_write).map_err(|source| RunError::Setup {
-                what: "the signal handler",
-                source,
-            })?
-        } else {
-            Vec::new()
-        };
-        let result = self.run_threads(&factory);
-        shutdown::unregister_signals(signals);
-        result
+        // The signals registered in `bind` stay until `run_threads` drops the server's parts.
+        self.run_threads(&factory)
     }
 
     fn run_threads<F, Fut, H>(mut self, factory: &F) -> Result<RunReport, RunError>
@@ -177,6 +181,8 @@ impl Server {
             shutdown,
             control_read,
             control_write,
+            // Until every thread has ended: a signal meanwhile still asks for the shutdown.
+            signals: _signals,
             ..
         } = self;
         let mut exits = Vec::with_capacity(threads + 1);

@@ -86,6 +86,23 @@ pub(crate) fn register_signals(wake: &UnixStream) -> io::Result<Vec<signal_hook:
     Ok(ids)
 }
 
+/// SIGTERM and SIGINT registered for a server, from `Server::bind` (so a signal during start-up
+/// is a clean shutdown request, not the default termination) until the server is dropped.
+#[derive(Debug, Default)]
+pub(crate) struct SignalRegistration(Vec<signal_hook::SigId>);
+
+impl SignalRegistration {
+    pub(crate) fn register(wake: &UnixStream) -> io::Result<SignalRegistration> {
+        register_signals(wake).map(SignalRegistration)
+    }
+}
+
+impl Drop for SignalRegistration {
+    fn drop(&mut self) {
+        unregister_signals(std::mem::take(&mut self.0));
+    }
+}
+
 /// Undoes [`register_signals`]. The process keeps signal-hook's handler, which now does nothing
 /// for these signals, so a signal after `Server::run` returned no longer kills the process.
 pub(crate) fn unregister_signals(ids: Vec<signal_hook::SigId>) {
