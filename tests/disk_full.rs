@@ -40,12 +40,17 @@ impl SmallFileSystem {
 
     /// Grows the file system: what an operator freeing space looks like to the registry.
     fn grow(&self, size_mebibytes: u32) {
+        self.remount(&format!("size={size_mebibytes}m"));
+    }
+
+    /// Remounts with `options` (`ro`, `rw`, `size=…`).
+    fn remount(&self, options: &str) {
         let status = Command::new("mount")
-            .args(["-o", &format!("remount,size={size_mebibytes}m")])
+            .args(["-o", &format!("remount,{options}")])
             .arg(&self.mount_point)
             .status()
             .unwrap();
-        assert!(status.success());
+        assert!(status.success(), "remount,{options}");
     }
 }
 
@@ -190,17 +195,9 @@ fn a_read_only_root_refuses_the_start_with_the_reason() {
     // A server cannot run on a root it cannot write (its lock file, its uploads): it says so at
     // once and exits 1. A running server keeps its lock file open for writing, so the kernel
     // refuses to make its file system read-only underneath it.
-    let remount = |mode: &str| {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,{mode}")])
-            .arg(&small.mount_point)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
-    remount("ro");
+    small.remount("ro");
     let (code, stderr) = common::binary::serve_refused(config());
-    remount("rw");
+    small.remount("rw");
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("Read-only file system"), "{stderr}");
     // Writable again: it starts and serves what it had.

@@ -27,6 +27,14 @@ fn partial(response: &Response, keep_content_type: bool) -> Response {
     partial
 }
 
+/// The 200 of a blob GET or HEAD, before its body.
+fn found(digest: Digest<'_>) -> Response {
+    Response::new(200)
+        .header("Content-Type", "application/octet-stream")
+        .header("Docker-Content-Digest", digest.as_str())
+        .header("Accept-Ranges", "bytes")
+}
+
 pub(super) async fn get(
     registry: &Registry,
     head: &RequestHead,
@@ -37,11 +45,7 @@ pub(super) async fn get(
     if head.is_head() {
         // One statx, no open and close: clients HEAD every blob before they push it.
         return match registry.disk.file_size(&paths.blob(digest)).await {
-            Ok(size) => Response::new(200)
-                .header("Content-Type", "application/octet-stream")
-                .header("Docker-Content-Digest", digest.as_str())
-                .header("Accept-Ranges", "bytes")
-                .body(ResponseBody::HeadOnly { length: size }),
+            Ok(size) => found(digest).body(ResponseBody::HeadOnly { length: size }),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 error_response(ErrorCode::BlobUnknown, digest.as_str())
             }
@@ -54,10 +58,7 @@ pub(super) async fn get(
         Err(error) => return error_response(ErrorCode::Unknown, &error.to_string()),
     };
     let size = file.size();
-    let response = Response::new(200)
-        .header("Content-Type", "application/octet-stream")
-        .header("Docker-Content-Digest", digest.as_str())
-        .header("Accept-Ranges", "bytes");
+    let response = found(digest);
     let Some(range_header) = head.header("Range") else {
         return response.body(ResponseBody::File {
             file,
