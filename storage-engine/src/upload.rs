@@ -235,13 +235,20 @@ impl Upload {
         let Some(hasher) = StreamHasher::deserialize(state.algorithm, &state.hasher_state) else {
             return Err(discard().await);
         };
-        let length = match disk.file_size(&data_path).await {
-            Ok(length) => length,
+        let (length, links) = match disk.file_size_and_links(&data_path).await {
+            Ok(found) => found,
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 return Err(discard().await);
             }
             Err(error) => return Err(io_failure("stat upload", &data_path, error)),
         };
+        if links > 1 {
+            // The commit linked these bytes into `blobs/` (or `_blobstore`) and a crash cut it
+            // before it removed the session: the data file IS the blob now. Continuing would
+            // truncate or append to a published blob (I12), so the session is over; its names
+            // go, the blob's stay.
+            return Err(discard().await);
+        }
         if length < state.offset {
             return Err(UploadError::StateDamaged {
                 detail: format!(
