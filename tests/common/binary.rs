@@ -29,6 +29,9 @@ pub struct ServeConfig {
     pub http_extra: String,
     /// More members of the `runtime` object, as JSON text starting with a comma, or empty.
     pub runtime_extra: String,
+    /// The `zot` executable: this test build's (`CARGO_BIN_EXE_zot`) when `None`, else for
+    /// example [`release_binary`]'s.
+    pub binary: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -42,8 +45,40 @@ impl ServeConfig {
             port: 0,
             http_extra: String::new(),
             runtime_extra: String::new(),
+            binary: None,
         }
     }
+}
+
+/// The release build of `binary` from package `package`, built on first use with the cargo that
+/// builds these tests (a no-op when `scripts/test` built it already). Tests that measure or
+/// race the server (crashes, soak) use it: the optimised code is what users run, and its timing
+/// differs from the debug build's.
+pub fn release_binary(package: &str, binary: &str) -> PathBuf {
+    // The release folder beside this test build's profile folder (`target/debug`).
+    let test_build = PathBuf::from(env!("CARGO_BIN_EXE_zot"));
+    let profile_folder = test_build.parent().expect("the binary has a folder");
+    let executable = profile_folder
+        .parent()
+        .expect("the profile folder has a target folder")
+        .join("release")
+        .join(binary);
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--locked", "--quiet", "-p", package])
+        .args(["--bin", binary])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(
+        status.success(),
+        "cargo build --release -p {package} failed"
+    );
+    assert!(
+        executable.is_file(),
+        "no release build at {}",
+        executable.display()
+    );
+    executable
 }
 
 /// A running `zot serve`. Dropping it kills the process, so a failing test leaves none behind;
@@ -86,7 +121,7 @@ pub fn serve_config(config: ServeConfig) -> Served {
     let folder = temporary_root("serve", config.driver);
     let guard = RootGuard(folder.clone());
     let (config_path, root) = write_config(&folder, &config);
-    let mut child = spawn_serve(&config_path, Stdio::piped());
+    let mut child = spawn_serve(config.binary.as_deref(), &config_path, Stdio::piped());
     // stderr carries the "listening on" line, stdout the log (zot's default log.output).
     let (sender, receiver) = channel();
     forward_lines(child.stderr.take().unwrap(), sender.clone());
@@ -119,7 +154,7 @@ pub fn serve_refused(config: ServeConfig) -> (Option<i32>, String) {
     let folder = temporary_root("serve-refused", config.driver);
     let _guard = RootGuard(folder.clone());
     let (config_path, _) = write_config(&folder, &config);
-    let mut child = spawn_serve(&config_path, Stdio::null());
+    let mut child = spawn_serve(config.binary.as_deref(), &config_path, Stdio::null());
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -136,9 +171,11 @@ pub fn serve_refused(config: ServeConfig) -> (Option<i32>, String) {
     (status.code(), stderr)
 }
 
-/// `zot serve CONFIG` with its stderr piped and its stdout as given.
-fn spawn_serve(config_path: &Path, stdout: Stdio) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_zot"))
+/// `zot serve CONFIG` with its stderr piped and its stdout as given; `binary` is the test
+/// build's when `None`.
+fn spawn_serve(binary: Option<&Path>, config_path: &Path, stdout: Stdio) -> Child {
+    let test_build = Path::new(env!("CARGO_BIN_EXE_zot"));
+    Command::new(binary.unwrap_or(test_build))
         .args(["serve", config_path.to_str().unwrap()])
         .stdout(stdout)
         .stderr(Stdio::piped())
