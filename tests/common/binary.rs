@@ -32,6 +32,9 @@ pub struct ServeConfig {
     /// The `zot` executable: this test build's (`CARGO_BIN_EXE_zot`) when `None`, else for
     /// example [`release_binary`]'s.
     pub binary: Option<PathBuf>,
+    /// Runs the server as this user and group id (the tests run as root): permission errors
+    /// only happen to a process without root's override.
+    pub user: Option<u32>,
 }
 
 impl ServeConfig {
@@ -46,6 +49,7 @@ impl ServeConfig {
             http_extra: String::new(),
             runtime_extra: String::new(),
             binary: None,
+            user: None,
         }
     }
 }
@@ -121,7 +125,7 @@ pub fn serve_config(config: ServeConfig) -> Served {
     let folder = temporary_root("serve", config.driver);
     let guard = RootGuard(folder.clone());
     let (config_path, root) = write_config(&folder, &config);
-    let mut child = spawn_serve(config.binary.as_deref(), &config_path, Stdio::piped());
+    let mut child = spawn_serve(&config, &config_path, Stdio::piped());
     // stderr carries the "listening on" line, stdout the log (zot's default log.output).
     let (sender, receiver) = channel();
     forward_lines(child.stderr.take().unwrap(), sender.clone());
@@ -154,7 +158,7 @@ pub fn serve_refused(config: ServeConfig) -> (Option<i32>, String) {
     let folder = temporary_root("serve-refused", config.driver);
     let _guard = RootGuard(folder.clone());
     let (config_path, _) = write_config(&folder, &config);
-    let mut child = spawn_serve(config.binary.as_deref(), &config_path, Stdio::null());
+    let mut child = spawn_serve(&config, &config_path, Stdio::null());
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -171,11 +175,16 @@ pub fn serve_refused(config: ServeConfig) -> (Option<i32>, String) {
     (status.code(), stderr)
 }
 
-/// `zot serve CONFIG` with its stderr piped and its stdout as given; `binary` is the test
-/// build's when `None`.
-fn spawn_serve(binary: Option<&Path>, config_path: &Path, stdout: Stdio) -> Child {
+/// `zot serve CONFIG` with its stderr piped and its stdout as given, as `config`'s binary and
+/// user.
+fn spawn_serve(config: &ServeConfig, config_path: &Path, stdout: Stdio) -> Child {
     let test_build = Path::new(env!("CARGO_BIN_EXE_zot"));
-    Command::new(binary.unwrap_or(test_build))
+    let mut command = Command::new(config.binary.as_deref().unwrap_or(test_build));
+    if let Some(user) = config.user {
+        std::os::unix::process::CommandExt::uid(&mut command, user);
+        std::os::unix::process::CommandExt::gid(&mut command, user);
+    }
+    command
         .args(["serve", config_path.to_str().unwrap()])
         .stdout(stdout)
         .stderr(Stdio::piped())
