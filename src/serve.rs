@@ -76,7 +76,10 @@ fn serve(config: Config) -> Result<(), String> {
         deletes_allowed: config.runtime.deletes,
         docker_manifests_allowed: config.http.accepts_docker_manifests(),
     };
-    let timeouts = ConnectionTimeouts::default();
+    let timeouts = ConnectionTimeouts {
+        idle: config.runtime.idle_timeout,
+        head: config.runtime.head_timeout,
+    };
     let cores = config.runtime.threads.get();
     let (shards, inboxes) = Shards::new(cores);
     let inboxes: Mutex<Vec<_>> = Mutex::new(inboxes.into_iter().map(Some).collect());
