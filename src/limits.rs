@@ -48,6 +48,10 @@ pub const HEAD_EARLY_PARSE_BYTES_MAX: usize = 1024;
 /// Bodies up to this size are written in one system call with their head.
 pub const RESPONSE_COALESCE_BYTES_MAX: usize = 16 * 1024;
 
+/// Interrupted write calls (`EINTR`) retried in a row before a response write gives up; a signal
+/// storm that long is not a client being slow.
+pub const WRITE_INTERRUPTIONS_MAX: u32 = 64;
+
 /// Bytes one `sendfile(2)` call may send; a larger range takes several calls, so one connection
 /// cannot hold the core for a whole multi-gigabyte blob.
 pub const SENDFILE_CALL_BYTES_MAX: usize = 4 << 20;

@@ -13,7 +13,9 @@ use proto::http1::response::HeadWriter;
 use storage_engine::BlobFile;
 
 use crate::http::sendfile::send_file;
-use crate::limits::{RESPONSE_COALESCE_BYTES_MAX, RESPONSE_HEAD_BYTES_MAX};
+use crate::limits::{
+    RESPONSE_COALESCE_BYTES_MAX, RESPONSE_HEAD_BYTES_MAX, WRITE_INTERRUPTIONS_MAX,
+};
 
 /// What follows the head.
 #[derive(Debug)]
@@ -237,7 +239,8 @@ pub(crate) async fn write_all<T: IoBuf + 'static>(
     let total = bytes.bytes_init();
     let mut bytes = bytes;
     let mut written = 0usize;
-    // Each pass writes at least one byte or returns.
+    let mut interrupted = 0u32;
+    // Each pass writes at least one byte, returns, or counts an interruption (bounded).
     while written < total {
         let write = stream.write(bytes.slice(written..total));
         let Ok((result, slice)) = monoio::time::timeout(stall_timeout, write).await else {
@@ -249,7 +252,16 @@ pub(crate) async fn write_all<T: IoBuf + 'static>(
                 let error = io::Error::new(io::ErrorKind::WriteZero, "the socket took no byte");
                 return (Err(error), Some(bytes));
             }
-            Ok(count) => written += count,
+            Ok(count) => {
+                written += count;
+                interrupted = 0;
+            }
+            Err(error)
+                if error.kind() == io::ErrorKind::Interrupted
+                    && interrupted < WRITE_INTERRUPTIONS_MAX =>
+            {
+                interrupted += 1;
+            }
             Err(error) => return (Err(error), Some(bytes)),
         }
     }
