@@ -242,6 +242,11 @@ impl Served {
         }
     }
 
+    /// The server's process id, to look at its descriptors in `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("still running").id()
+    }
+
     /// `host:port` as clients name the registry.
     pub fn host(&self) -> String {
         self.address.to_string()
