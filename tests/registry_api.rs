@@ -452,10 +452,11 @@ fn deletes_are_refused_with_405_when_disabled() {
         );
         assert_eq!(put.status, 201);
         let layer = sha256("layer of kept".repeat(100).as_bytes());
-        for path in [
-            "/v2/kept/manifests/v1".to_owned(),
-            format!("/v2/kept/manifests/{digest}"),
-            format!("/v2/kept/blobs/{layer}"),
+        // The Allow field of each 405 no longer lists DELETE.
+        for (path, allow) in [
+            ("/v2/kept/manifests/v1".to_owned(), "GET, HEAD, PUT"),
+            (format!("/v2/kept/manifests/{digest}"), "GET, HEAD, PUT"),
+            (format!("/v2/kept/blobs/{layer}"), "GET, HEAD"),
         ] {
             let reply = client.send("DELETE", &path, &[], b"");
             assert_eq!(
@@ -463,6 +464,7 @@ fn deletes_are_refused_with_405_when_disabled() {
                 (405, "UNSUPPORTED"),
                 "{path}"
             );
+            assert_eq!(reply.header("Allow"), Some(allow), "{path}");
         }
         assert_eq!(client.get("/v2/kept/manifests/v1").body, body);
         assert_eq!(client.get(&format!("/v2/kept/blobs/{layer}")).status, 200);
