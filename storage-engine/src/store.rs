@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
 
-use proto::oci::{Algorithm, Digest, RepositoryName};
+use proto::oci::{Algorithm, Digest, Reference, RepositoryName};
 
 use crate::blob;
 use crate::disk::Disk;
-use crate::error::{BlobError, IoFailure, OpenError, RepositoryError, UploadError};
+use crate::error::{
+    BlobError, IoFailure, ManifestStoreError, OpenError, RepositoryError, UploadError,
+};
 use crate::index::RepositoryIndex;
 use crate::layout::{SessionId, blobstore_blob};
 use crate::open::{
@@ -128,6 +130,31 @@ impl Store {
             .repositories
             .get_mut(name.as_str())
             .expect("present or just inserted"))
+    }
+
+    /// Refuses a manifest put to repository `name`, which does not exist yet, for exactly what
+    /// [`Repository::put_manifest`] would refuse it for, without creating anything: a refused
+    /// first push leaves no empty repository behind.
+    pub async fn check_manifest_for_new_repository(
+        &self,
+        name: RepositoryName<'_>,
+        reference: Reference<'_>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), ManifestStoreError> {
+        assert!(
+            !self.repositories.contains_key(name.as_str()),
+            "only a repository that does not exist is checked this way"
+        );
+        // An empty repository where the new one would be: its blob paths do not exist, so
+        // every blob the manifest names is unknown, as it would be after creating it.
+        let paths = self.root_for(name.as_str()).repository(name);
+        let empty = Repository::from_index(name.as_str(), paths, None)
+            .expect("an empty index always builds");
+        empty
+            .check_manifest(&self.disk, reference, content_type, body)
+            .await
+            .map(drop)
     }
 
     async fn create_on_disk(
