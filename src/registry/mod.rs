@@ -125,8 +125,22 @@ impl Registry {
     }
 }
 
+/// The methods some route implements. Any other method, known to HTTP or not, is answered 501
+/// whatever the path (RFC 9110 section 9.1); one of these on a route that does not take it is
+/// answered 405 with `Allow`.
+const METHODS_IMPLEMENTED: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+
 impl Service for Registry {
     async fn call(&self, head: &RequestHead, body: &mut BodyReader<'_>) -> Response {
+        if !METHODS_IMPLEMENTED.contains(&head.method.as_str()) {
+            let response = error_response_with_status(
+                ErrorCode::Unsupported,
+                501,
+                "the method is not implemented",
+            );
+            log_request(head, &response);
+            return with_version(response);
+        }
         let path = match decode_path(head) {
             Ok(path) => path,
             Err(response) => return with_version(response),
@@ -163,6 +177,7 @@ impl Service for Registry {
                 if !self.options.deletes_allowed =>
             {
                 error_response_with_status(ErrorCode::Unsupported, 405, "deletes are disabled")
+                    .header("Allow", allowed_methods(route, false))
             }
             (Route::Manifest { name, reference }, "GET" | "HEAD") => {
                 manifests::read(self, head, name, reference).await
@@ -173,10 +188,41 @@ impl Service for Registry {
             | (Route::Blob { name, .. }, "DELETE") => {
                 self.on_owner(name.as_str(), head, None).await
             }
-            _ => Response::new(405),
+            // No extension is served: the path names nothing, whatever the method.
+            (Route::Extension { .. }, _) => {
+                error_response_with_status(ErrorCode::Unsupported, 404, "no such extension")
+            }
+            // RFC 9110 section 15.5.6: a 405 lists the methods the target takes.
+            _ => error_response_with_status(
+                ErrorCode::Unsupported,
+                405,
+                "the route does not take this method",
+            )
+            .header(
+                "Allow",
+                allowed_methods(route, self.options.deletes_allowed),
+            ),
         };
         log_request(head, &response);
         with_version(response)
+    }
+}
+
+/// The methods `route` takes, for the `Allow` field of a 405; the match in
+/// [`Registry::call`] is the authority, and this list follows it.
+fn allowed_methods(route: Route<'_>, deletes_allowed: bool) -> &'static str {
+    match (route, deletes_allowed) {
+        (Route::ApiVersion, _) => "GET, HEAD",
+        (Route::Catalog | Route::Discover | Route::Tags { .. } | Route::Referrers { .. }, _) => {
+            "GET"
+        }
+        (Route::Manifest { .. }, true) => "GET, HEAD, PUT, DELETE",
+        (Route::Manifest { .. }, false) => "GET, HEAD, PUT",
+        (Route::Blob { .. }, true) => "GET, HEAD, DELETE",
+        (Route::Blob { .. }, false) => "GET, HEAD",
+        (Route::UploadStart { .. }, _) => "POST",
+        (Route::Upload { .. }, _) => "GET, PATCH, PUT, DELETE",
+        (Route::Extension { .. }, _) => unreachable!("extensions answer 404 for every method"),
     }
 }
 

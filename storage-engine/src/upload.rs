@@ -381,6 +381,17 @@ impl Upload {
         Ok(self.size)
     }
 
+    /// Leaves the session at its last acknowledged offset after a request that failed part-way
+    /// (a broken or dropped body): waits for the writes still in flight, then lets the lock go.
+    /// Dropping the upload instead would unlock at once while a spawned write still runs; the
+    /// next request on the session truncates to the offset and writes there, and the late write
+    /// could land over its bytes, which the hasher never saw (I1).
+    pub async fn abandon(mut self) {
+        while let Some((task, _)) = self.in_flight.pop_front() {
+            let _ = task.await;
+        }
+    }
+
     /// Deletes the session and its bytes.
     pub async fn cancel(mut self) -> Result<(), UploadError> {
         assert!(!self.finished, "cancel a finished upload");

@@ -326,6 +326,42 @@ fn one_request_at_a_time_holds_a_session() {
 }
 
 #[test]
+fn an_abandoned_upload_has_no_write_left_when_the_next_request_takes_it() {
+    on_both_drivers(|_, root| async move {
+        let mut store = open(&root, false).await;
+        store.create_repository(name("repo")).await.unwrap();
+        let mut upload = store
+            .start_upload(name("repo"), Algorithm::Sha256, Resumable::Yes)
+            .await
+            .unwrap();
+        upload.append(b"abc".to_vec()).await.unwrap();
+        upload.acknowledge().await.unwrap();
+        let session = upload.session().clone();
+        let data_file = root.join("data/repo/.uploads").join(session.as_str());
+        // A request whose body then breaks: its writes are in flight, never acknowledged.
+        let unacknowledged = bytes(3, 4 << 20);
+        upload.append(unacknowledged.clone()).await.unwrap();
+        upload.append(unacknowledged).await.unwrap();
+        upload.abandon().await;
+        // Every write landed before the session was free: the garbage is all there (I6), and
+        // nothing can land over the next request's bytes.
+        assert_eq!(
+            std::fs::metadata(&data_file).unwrap().len(),
+            3 + 2 * (4 << 20)
+        );
+        let mut next = store.resume_upload(name("repo"), &session).await.unwrap();
+        assert_eq!(next.size(), 3);
+        next.append(b"def".to_vec()).await.unwrap();
+        let digest = digest_of(Algorithm::Sha256, b"abcdef");
+        next.commit(digest.as_digest()).await.unwrap();
+        assert_eq!(
+            std::fs::read(blob_path(&root, "repo", digest.as_str())).unwrap(),
+            b"abcdef"
+        );
+    });
+}
+
+#[test]
 fn a_cancelled_upload_leaves_nothing() {
     on_both_drivers(|_, root| async move {
         let mut store = open(&root, false).await;
