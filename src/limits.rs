@@ -36,6 +36,15 @@ pub const REQUEST_HEAD_TIMEOUT_MAX: Duration = Duration::from_secs(10 * 60);
 /// a client that is already misbehaving, so it must not hold the connection much longer.
 pub const REQUEST_TIMEOUT_ANSWER_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How long a connection the server closes while its client may still be sending (a refused
+/// head, a 413, a broken body) keeps reading and dropping what arrives after its answer went
+/// out. Closing a socket with unread bytes makes the kernel send a reset, which can destroy the
+/// answer before the client reads it; this gives the client time to read it and close first.
+pub const CLOSE_LINGER_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Bytes a closing connection drops while it lingers; past this it closes at once.
+pub const CLOSE_LINGER_BYTES_MAX: usize = 1 << 20;
+
 /// Body bytes the server reads and drops when a service answered without reading the whole body
 /// (an error before an upload, say). Past this the connection closes instead.
 pub const CONNECTION_DRAIN_BYTES_MAX: u64 = 1 << 20;

@@ -1846,8 +1846,9 @@ fn assert_untouched(scene: &Scene) {
 // ---- Raw reading ------------------------------------------------------------------------------
 
 /// One response: head byte by byte (so nothing of the next one is consumed), then a body of its
-/// Content-Length. `None` when the stream ends or is reset first. `common::read_reply` reads the
-/// same way but panics on a reset, which a server closing on unread hostile bytes may send.
+/// Content-Length. `None` when the stream ends first. A reset fails the test: a server that
+/// closes on unread hostile bytes lingers first (`CLOSE_LINGER_TIMEOUT`), because a reset can
+/// destroy its answer before the client reads it.
 fn read_answer(stream: &mut TcpStream) -> Option<Reply> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
@@ -1855,7 +1856,9 @@ fn read_answer(stream: &mut TcpStream) -> Option<Reply> {
         match stream.read(&mut byte) {
             Ok(1) => head.push(byte[0]),
             Ok(_) => return None,
-            Err(error) if error.kind() == ErrorKind::ConnectionReset => return None,
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => {
+                panic!("the server reset the stream before its answer was read")
+            }
             Err(error) => panic!("reading an answer: {error}"),
         }
         assert!(head.len() < 64 * 1024, "an answer head this long is a bug");
@@ -1885,8 +1888,8 @@ fn read_answer(stream: &mut TcpStream) -> Option<Reply> {
     })
 }
 
-/// Everything until the server closes; a reset counts as the close it is. Fails when the
-/// server keeps the stream open.
+/// Everything until the server closes. Fails when the server keeps the stream open, or resets
+/// it instead of closing (see `read_answer`).
 fn read_rest(stream: &mut TcpStream, name: &str) -> Vec<u8> {
     let mut rest = Vec::new();
     let mut buffer = [0u8; 16 * 1024];
@@ -1894,7 +1897,9 @@ fn read_rest(stream: &mut TcpStream, name: &str) -> Vec<u8> {
         match stream.read(&mut buffer) {
             Ok(0) => return rest,
             Ok(count) => rest.extend_from_slice(&buffer[..count]),
-            Err(error) if error.kind() == ErrorKind::ConnectionReset => return rest,
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => {
+                panic!("{name}: the server reset the stream instead of closing it")
+            }
             Err(error) => panic!("{name}: the server did not close the stream: {error}"),
         }
     }

@@ -15,9 +15,9 @@ use crate::http::body::{BodyError, BodyReader, fill};
 use crate::http::request::RequestHead;
 use crate::http::response::{Response, response_buffer, write_response};
 use crate::limits::{
-    CONNECTION_DRAIN_BYTES_MAX, CONNECTION_IDLE_TIMEOUT, CONNECTION_READ_BYTES,
-    CONNECTION_REQUESTS_MAX, HEAD_EARLY_PARSE_BYTES_MAX, REQUEST_HEAD_TIMEOUT,
-    REQUEST_TIMEOUT_ANSWER_WRITE_TIMEOUT,
+    CLOSE_LINGER_BYTES_MAX, CLOSE_LINGER_TIMEOUT, CONNECTION_DRAIN_BYTES_MAX,
+    CONNECTION_IDLE_TIMEOUT, CONNECTION_READ_BYTES, CONNECTION_REQUESTS_MAX,
+    HEAD_EARLY_PARSE_BYTES_MAX, REQUEST_HEAD_TIMEOUT, REQUEST_TIMEOUT_ANSWER_WRITE_TIMEOUT,
 };
 use crate::runtime::Draining;
 
@@ -87,7 +87,7 @@ pub async fn serve_connection<S: Service>(
                     Ok(Status::Partial) => {}
                     Err(error) => {
                         let response = Response::new(error.status()).closing();
-                        let _ = write_response(
+                        let written = write_response(
                             &mut stream,
                             &mut date,
                             response,
@@ -97,6 +97,9 @@ pub async fn serve_connection<S: Service>(
                             idle_timeout,
                         )
                         .await;
+                        if written.is_ok() {
+                            linger_and_close(stream, buffer).await;
+                        }
                         return;
                     }
                 }
@@ -125,7 +128,7 @@ pub async fn serve_connection<S: Service>(
                 // buffer is no witness: a timed-out read keeps it.)
                 Err(BodyError::Idle) if head_deadline.is_some() => {
                     let response = Response::new(408).closing();
-                    let _ = write_response(
+                    let written = write_response(
                         &mut stream,
                         &mut date,
                         response,
@@ -135,6 +138,9 @@ pub async fn serve_connection<S: Service>(
                         REQUEST_TIMEOUT_ANSWER_WRITE_TIMEOUT.min(idle_timeout),
                     )
                     .await;
+                    if written.is_ok() {
+                        linger_and_close(stream, buffer).await;
+                    }
                     return;
                 }
                 Err(_) => return,
@@ -164,8 +170,11 @@ pub async fn serve_connection<S: Service>(
         };
         let keep_alive =
             head.framing.keep_alive && body_clean && !response.close && !draining.is_draining();
+        // The server ends a connection whose client may still be sending: its body was left
+        // unread or broken, or the service refused the request outright.
+        let refused = !body_clean || response.close;
         let http_1_0 = head.version == Version::Http10;
-        if write_response(
+        let written = write_response(
             &mut stream,
             &mut date,
             response,
@@ -174,11 +183,46 @@ pub async fn serve_connection<S: Service>(
             &mut response_buffer,
             idle_timeout,
         )
-        .await
-        .is_err()
-            || !keep_alive
-        {
+        .await;
+        if written.is_err() {
             return;
+        }
+        if !keep_alive {
+            if refused {
+                linger_and_close(stream, buffer).await;
+            }
+            return;
+        }
+    }
+}
+
+/// Closes a connection whose answer went out while its client may still be sending: shuts the
+/// sending side (the client sees the end after the answer), then reads and drops what comes
+/// until the client closes, [`CLOSE_LINGER_TIMEOUT`] passes or [`CLOSE_LINGER_BYTES_MAX`]
+/// arrive. Closing at once with bytes unread makes the kernel answer with a reset, and a reset
+/// can reach the client before it has read the answer: it would see "connection reset" instead
+/// of the 413 or 400 that says what was wrong.
+async fn linger_and_close(mut stream: TcpStream, mut buffer: Vec<u8>) {
+    use monoio::io::{AsyncReadRent, AsyncWriteRent};
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = Instant::now() + CLOSE_LINGER_TIMEOUT;
+    let mut dropped = 0usize;
+    // Bounded by the byte limit: every pass reads at least one byte or ends.
+    while dropped < CLOSE_LINGER_BYTES_MAX {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        buffer.clear();
+        let Ok((read, returned)) = monoio::time::timeout(left, stream.read(buffer)).await else {
+            return;
+        };
+        buffer = returned;
+        match read {
+            Ok(0) | Err(_) => return,
+            Ok(count) => dropped += count,
         }
     }
 }
