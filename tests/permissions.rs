@@ -11,7 +11,7 @@ use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::Path;
 
 use common::binary::{MODES, ServeConfig, Served, mode_config, serve_config, serve_refused};
-use common::{Client, RootGuard, sha256};
+use common::{Client, Reply, RootGuard, sha256};
 
 /// `nobody` on Debian (and most Linux systems): an id that owns nothing the test did not give it.
 const UNPRIVILEGED: u32 = 65534;
@@ -49,21 +49,15 @@ fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// A monolithic blob push; the status and, for an error, its OCI code.
-fn push_blob(client: &mut Client, repository: &str, bytes: &[u8]) -> (u16, String) {
+/// A monolithic blob push: its answer.
+fn push_blob(client: &mut Client, repository: &str, bytes: &[u8]) -> Reply {
     let digest = sha256(bytes);
-    let reply = client.send(
+    client.send(
         "POST",
         &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
         &[],
         bytes,
-    );
-    let code = if reply.status >= 400 {
-        reply.error_code()
-    } else {
-        String::new()
-    };
-    (reply.status, code)
+    )
 }
 
 fn manifest(config: &[u8], layer: &[u8]) -> Vec<u8> {
@@ -77,43 +71,60 @@ fn manifest(config: &[u8], layer: &[u8]) -> Vec<u8> {
     .into_bytes()
 }
 
-fn put_manifest(client: &mut Client, repository: &str, tag: &str, bytes: &[u8]) -> (u16, String) {
-    let reply = client.send(
+fn put_manifest(client: &mut Client, repository: &str, tag: &str, bytes: &[u8]) -> Reply {
+    client.send(
         "PUT",
         &format!("/v2/{repository}/manifests/{tag}"),
         &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
         bytes,
-    );
-    let code = if reply.status >= 400 {
-        reply.error_code()
-    } else {
-        String::new()
-    };
-    (reply.status, code)
+    )
 }
 
 /// Pushes a config, a layer and a manifest tagged `tag`; returns the manifest.
 fn push_image(client: &mut Client, repository: &str, tag: &str, seed: u8) -> Vec<u8> {
     let config = format!("{{\"os\":\"linux\",\"seed\":{seed}}}").into_bytes();
     let layer = vec![seed; 64 * 1024];
-    assert_eq!(push_blob(client, repository, &config).0, 201);
-    assert_eq!(push_blob(client, repository, &layer).0, 201);
+    assert_eq!(push_blob(client, repository, &config).status, 201);
+    assert_eq!(push_blob(client, repository, &layer).status, 201);
     let bytes = manifest(&config, &layer);
-    assert_eq!(put_manifest(client, repository, tag, &bytes).0, 201);
+    assert_eq!(put_manifest(client, repository, tag, &bytes).status, 201);
     bytes
 }
 
-/// Asserts a refused request's answer: a 5xx with an OCI error body.
-fn assert_server_error((status, code): (u16, String), what: &str) {
-    assert!((500..600).contains(&status), "{what}: {status}");
-    assert_eq!(code, "UNKNOWN", "{what}");
+/// Asserts a refused request's answer: a 5xx with an OCI error body that says what failed
+/// without saying where the root is (the log has the whole reason, paths included).
+fn assert_server_error(reply: &Reply, root: &Path, what: &str) {
+    assert!(
+        (500..600).contains(&reply.status),
+        "{what}: {}",
+        reply.status
+    );
+    assert_eq!(reply.error_code(), "UNKNOWN", "{what}");
+    let body = String::from_utf8_lossy(&reply.body);
+    assert!(
+        body.contains("Permission denied"),
+        "{what}: the reason is given: {body}"
+    );
+    assert!(
+        !body.contains(root.to_str().unwrap()),
+        "{what}: the answer names a server path: {body}"
+    );
 }
 
-/// No line the server wrote so far reports a panic.
-fn assert_no_panic(served: &Served) {
+/// No line the server wrote so far reports a panic, and the refused requests were logged as
+/// failures with the path that failed.
+fn assert_logged_without_panic(served: &Served, root: &Path) {
+    let mut failures_with_paths = 0;
     while let Ok(line) = served.output.try_recv() {
         assert!(!line.contains("panicked"), "the server panicked: {line}");
+        if line.contains("request failed") && line.contains(root.to_str().unwrap()) {
+            failures_with_paths += 1;
+        }
     }
+    assert!(
+        failures_with_paths >= 5,
+        "each refused request is logged with its path ({failures_with_paths} were)"
+    );
 }
 
 #[test]
@@ -192,7 +203,8 @@ fn permission_errors_fail_one_request_and_change_nothing() {
         let new_layer = vec![3u8; 100 * 1024];
         let new_digest = sha256(&new_layer);
         assert_server_error(
-            push_blob(&mut client, "locked/app", &new_layer),
+            &push_blob(&mut client, "locked/app", &new_layer),
+            &root,
             "a monolithic push into an unwritable blobs/",
         );
         let mut client = Client::connect(served.address);
@@ -211,8 +223,11 @@ fn permission_errors_fail_one_request_and_change_nothing() {
         let reply = client.send("PATCH", &location, &[], &new_layer);
         assert_eq!(reply.status, 202);
         let reply = client.send("PUT", &format!("{location}?digest={new_digest}"), &[], b"");
-        assert!((500..600).contains(&reply.status), "PUT: {}", reply.status);
-        assert_eq!(reply.error_code(), "UNKNOWN");
+        assert_server_error(
+            &reply,
+            &root,
+            "the PUT that publishes into an unwritable blobs/",
+        );
         let mut client = Client::connect(served.address);
         // Reads of the same repository go on, and other repositories take pushes.
         let reply = client.get("/v2/locked/app/manifests/v1");
@@ -228,7 +243,8 @@ fn permission_errors_fail_one_request_and_change_nothing() {
         let mut other_tagged = other.clone();
         other_tagged.push(b' ');
         assert_server_error(
-            put_manifest(&mut client, "locked/app", "v2", &other_tagged),
+            &put_manifest(&mut client, "locked/app", "v2", &other_tagged),
+            &root,
             "a manifest put into an unwritable repository",
         );
         let mut client = Client::connect(served.address);
@@ -243,10 +259,10 @@ fn permission_errors_fail_one_request_and_change_nothing() {
             &[],
             b"",
         );
-        assert!(
-            (500..600).contains(&reply.status),
-            "delete: {}",
-            reply.status
+        assert_server_error(
+            &reply,
+            &root,
+            "a manifest delete in an unwritable repository",
         );
         let mut client = Client::connect(served.address);
         let reply = client.get("/v2/locked/app/manifests/v1");
@@ -257,7 +273,8 @@ fn permission_errors_fail_one_request_and_change_nothing() {
         std::fs::create_dir_all(&team).unwrap();
         set_mode(&team, 0o755);
         assert_server_error(
-            push_blob(&mut client, "team/app", b"layer"),
+            &push_blob(&mut client, "team/app", b"layer"),
+            &root,
             "a push that creates a repository under an unwritable folder",
         );
         let mut client = Client::connect(served.address);
@@ -279,12 +296,7 @@ fn permission_errors_fail_one_request_and_change_nothing() {
         chown(&layer_file, Some(0), Some(0)).unwrap();
         set_mode(&layer_file, 0o600);
         let reply = client.get(&format!("/v2/open/app/blobs/{open_layer_digest}"));
-        assert!(
-            (500..600).contains(&reply.status),
-            "unreadable blob: {}",
-            reply.status
-        );
-        assert_eq!(reply.error_code(), "UNKNOWN");
+        assert_server_error(&reply, &root, "a GET of an unreadable blob");
         let mut client = Client::connect(served.address);
         let reply = client.get("/v2/open/app/manifests/v1");
         assert_eq!(
@@ -310,12 +322,12 @@ fn permission_errors_fail_one_request_and_change_nothing() {
             String::from_utf8_lossy(&reply.body)
         );
         assert_eq!(
-            put_manifest(&mut client, "locked/app", "v2", &other_tagged).0,
+            put_manifest(&mut client, "locked/app", "v2", &other_tagged).status,
             201
         );
-        assert_eq!(push_blob(&mut client, "team/app", b"layer").0, 201);
+        assert_eq!(push_blob(&mut client, "team/app", b"layer").status, 201);
         drop(client);
-        assert_no_panic(&served);
+        assert_logged_without_panic(&served, &root);
         served.stop();
     }
 }

@@ -59,6 +59,10 @@ pub struct Response {
     pub close: bool,
     /// The OCI error code of an error response, for the log.
     pub error_code: Option<&'static str>,
+    /// What went wrong inside the server, paths included, for the log only: the client's body
+    /// says it without the paths (see `registry::errors`). Behind one thin pointer: rare, and
+    /// every response carries the field, so it must not grow them.
+    pub error_detail: Option<Box<Box<str>>>,
 }
 
 impl Response {
@@ -69,6 +73,7 @@ impl Response {
             body: ResponseBody::Empty,
             close: false,
             error_code: None,
+            error_detail: None,
         }
     }
 

@@ -231,7 +231,11 @@ fn log_request(head: &RequestHead, response: &Response) {
     let (method, path, status) = (head.method.as_str(), head.path.as_str(), response.status);
     let code = response.error_code.unwrap_or("");
     if status >= 500 {
-        tracing::error!(method, path, status, code, "request failed");
+        let detail = response
+            .error_detail
+            .as_deref()
+            .map_or("", |detail| &**detail);
+        tracing::error!(method, path, status, code, detail, "request failed");
     } else if status == 404 && method == "HEAD" {
         // Clients ask "is it there?" with HEAD before every push of a blob or manifest; a
         // miss is the normal answer, not a refusal worth a warning.
@@ -316,6 +320,7 @@ async fn handle_owned(registry: &Registry, head: &RequestHead, body: Option<Vec<
 struct Forwarded {
     status: u16,
     error_code: Option<&'static str>,
+    error_detail: Option<Box<Box<str>>>,
     headers: Vec<(&'static str, Vec<u8>)>,
     body: Option<Vec<u8>>,
     head_length: Option<u64>,
@@ -335,6 +340,7 @@ impl Forwarded {
         Forwarded {
             status: response.status,
             error_code: response.error_code,
+            error_detail: response.error_detail.take(),
             headers: response.headers().to_vec(),
             body,
             head_length,
@@ -349,6 +355,7 @@ impl Forwarded {
         }
         response.close = self.close;
         response.error_code = self.error_code;
+        response.error_detail = self.error_detail;
         match (self.body, self.head_length) {
             (Some(bytes), _) => response.body(ResponseBody::Bytes(bytes)),
             (None, Some(length)) => response.body(ResponseBody::HeadOnly { length }),
