@@ -13,7 +13,9 @@ use crate::limits::UPLOAD_EXPIRY_INTERVAL;
 use crate::logging;
 use crate::registry::shards::{Shards, serve_inbox};
 use crate::registry::{Registry, RegistryOptions};
-use crate::runtime::{AcceptMode, Draining, DriverChoice, RuntimeConfig, Server, StartError};
+use crate::runtime::{
+    AcceptMode, Draining, DriverChoice, RunError, RunReport, RuntimeConfig, Server, StartError,
+};
 
 /// Exit status when the server cannot start or fails while running.
 pub const EXIT_CODE_FAILED: u8 = 1;
@@ -43,6 +45,23 @@ fn serve(config: Config) -> Result<(), String> {
             .map_err(|error| format!("storage.subPaths.{prefix}: {error}"))?;
         root_locks.push(lock);
     }
+    let server =
+        Server::bind(runtime_config(&config, listen)).map_err(|error| error.to_string())?;
+    // Tests and scripts read this line to learn the port when the config asks for port 0.
+    eprintln!("zot serve: listening on {}", server.local_addr());
+    tracing::info!(address = %server.local_addr(), cores = config.runtime.threads.get(), "listening");
+    let report = serve_cores(server, &config).map_err(|error| error.to_string())?;
+    tracing::info!(
+        connections_cut = report.connections_cut,
+        "stopped (connections still open at the end of the grace period were cut)"
+    );
+    drop(root_locks);
+    Ok(())
+}
+
+/// The runtime settings `config` asks for, listening on `listen`: signals handled, the default
+/// grace period and ring size.
+pub fn runtime_config(config: &Config, listen: SocketAddr) -> RuntimeConfig {
     let mut runtime = RuntimeConfig::new(listen);
     runtime.threads = config.runtime.threads.get();
     runtime.driver = match config.runtime.driver {
@@ -56,10 +75,15 @@ fn serve(config: Config) -> Result<(), String> {
         Accept::Acceptor => runtime.accept = AcceptMode::SingleAcceptor,
     }
     runtime.connections_per_core_max = config.runtime.connections_per_core_max;
-    let server = Server::bind(runtime).map_err(|error| error.to_string())?;
-    // Tests and scripts read this line to learn the port when the config asks for port 0.
-    eprintln!("zot serve: listening on {}", server.local_addr());
-    tracing::info!(address = %server.local_addr(), cores = config.runtime.threads.get(), "listening");
+    runtime
+}
+
+/// Serves the registry of `config` on the bound `server` until it shuts down: each core opens
+/// its share of the roots, answers the requests other cores forward to it, expires abandoned
+/// uploads, and serves its connections with the config's timeouts. The caller holds the root
+/// locks. An in-process server (the live fuzz target) sets a short `runtime.idle_timeout`, so a
+/// connection the client left half-open is not waited on for a minute.
+pub fn serve_cores(server: Server, config: &Config) -> Result<RunReport, RunError> {
     let mut store_config = StoreConfig::new(&config.storage.root_directory);
     store_config.dedupe = config.storage.dedupe;
     for (prefix, sub_path) in &config.storage.sub_paths {
@@ -83,49 +107,41 @@ fn serve(config: Config) -> Result<(), String> {
     let cores = config.runtime.threads.get();
     let (shards, inboxes) = Shards::new(cores);
     let inboxes: Mutex<Vec<_>> = Mutex::new(inboxes.into_iter().map(Some).collect());
-    let report = server
-        .run(|core| {
-            let store_config = store_config.clone();
-            let shards = shards.for_core(core.index());
-            let inbox = inboxes.lock().expect("no core panicked holding it")[core.index()]
-                .take()
-                .expect("each core takes its own inbox once");
-            async move {
-                let index = core.index();
-                let owner_shards = shards.clone();
-                let owns = move |name: &str| owner_shards.owner(name) == index;
-                let store = Store::open_owned(store_config, Disk::new(), &owns)
-                    .await
-                    .map_err(|error| -> StartError { error.to_string().into() })?;
-                for damaged in store.damaged() {
-                    tracing::warn!("repository left out: {damaged}");
-                }
-                tracing::info!(
-                    "core {} runs {} with {} repositories",
-                    core.index(),
-                    core.driver(),
-                    store.repository_count()
-                );
-                let registry = Registry::sharded(store, shards, options);
-                monoio::spawn(serve_inbox(registry.clone(), inbox));
-                let draining = core.draining().clone();
-                monoio::spawn(expire_uploads_hourly(registry.clone(), draining.clone()));
-                Ok(move |stream, _peer| {
-                    let registry = registry.clone();
-                    let draining = draining.clone();
-                    async move {
-                        serve_connection(stream, &*registry, timeouts, &draining).await;
-                    }
-                })
+    server.run(|core| {
+        let store_config = store_config.clone();
+        let shards = shards.for_core(core.index());
+        let inbox = inboxes.lock().expect("no core panicked holding it")[core.index()]
+            .take()
+            .expect("each core takes its own inbox once");
+        async move {
+            let index = core.index();
+            let owner_shards = shards.clone();
+            let owns = move |name: &str| owner_shards.owner(name) == index;
+            let store = Store::open_owned(store_config, Disk::new(), &owns)
+                .await
+                .map_err(|error| -> StartError { error.to_string().into() })?;
+            for damaged in store.damaged() {
+                tracing::warn!("repository left out: {damaged}");
             }
-        })
-        .map_err(|error| error.to_string())?;
-    tracing::info!(
-        connections_cut = report.connections_cut,
-        "stopped (connections still open at the end of the grace period were cut)"
-    );
-    drop(root_locks);
-    Ok(())
+            tracing::info!(
+                "core {} runs {} with {} repositories",
+                core.index(),
+                core.driver(),
+                store.repository_count()
+            );
+            let registry = Registry::sharded(store, shards, options);
+            monoio::spawn(serve_inbox(registry.clone(), inbox));
+            let draining = core.draining().clone();
+            monoio::spawn(expire_uploads_hourly(registry.clone(), draining.clone()));
+            Ok(move |stream, _peer| {
+                let registry = registry.clone();
+                let draining = draining.clone();
+                async move {
+                    serve_connection(stream, &*registry, timeouts, &draining).await;
+                }
+            })
+        }
+    })
 }
 
 /// Every [`UPLOAD_EXPIRY_INTERVAL`], removes the core's abandoned upload sessions, until the

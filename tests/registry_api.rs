@@ -608,3 +608,43 @@ fn chunked_bodies_expect_continue_and_broken_bodies_in_uploads() {
         assert_eq!((status.status, status.header("Range")), (204, Some("0-2")));
     });
 }
+
+/// A repository whose blobs folder already holds another repository (`nest/blobs/deep` pushed
+/// first) is refused with NAME_INVALID, whichever core owns each, and nothing is created: found by
+/// the live_server fuzz target, whose invariant check then saw `nest/blobs/deep` inside the
+/// blobs folder of `nest` (I11).
+#[test]
+fn a_repository_is_not_created_over_one_in_its_blobs_folder() {
+    on_both_drivers(|client| {
+        let layer = b"nested layer";
+        let digest = sha256(layer);
+        let reply = client.send(
+            "POST",
+            &format!("/v2/nest/blobs/deep/blobs/uploads/?digest={digest}"),
+            &[("Content-Type", "application/octet-stream")],
+            layer,
+        );
+        assert_eq!(reply.status, 201, "{reply:?}");
+        let reply = client.send(
+            "POST",
+            &format!("/v2/nest/blobs/uploads/?mount={digest}&from=nest/blobs/deep"),
+            &[],
+            b"",
+        );
+        // A mount reports the collision as an unknown name (the engine's blob errors have no
+        // invalid name), as it already did for `a/blobs/x` under an existing `a`.
+        assert_eq!(reply.status, 404, "{reply:?}");
+        assert_eq!(reply.error_code(), "NAME_UNKNOWN", "{reply:?}");
+        let reply = client.send(
+            "POST",
+            &format!("/v2/nest/blobs/uploads/?digest={digest}"),
+            &[("Content-Type", "application/octet-stream")],
+            layer,
+        );
+        assert_eq!(reply.error_code(), "NAME_INVALID", "{reply:?}");
+        assert_eq!(
+            client.get("/v2/_catalog").json()["repositories"],
+            serde_json::json!(["nest/blobs/deep"])
+        );
+    });
+}

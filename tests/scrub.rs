@@ -6,8 +6,8 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::RootGuard;
 use common::binary::{ServeConfig, serve_config};
+use common::{Client, RootGuard, sha256};
 use storage_engine::zot_fixture::ZotFixture;
 
 fn scrub(config: &Path) -> (Option<i32>, String, String) {
@@ -91,4 +91,82 @@ fn scrub_finds_changed_blobs_and_missing_manifests_and_refuses_a_served_root() {
     assert_eq!(code, Some(2), "{stdout}");
     assert!(stdout.contains("stop it first"), "{stdout}");
     served.stop();
+}
+
+/// An image index whose descriptor of a child gives another media type and size than the child
+/// was pushed with is accepted, as zot accepts it (it checks only that the child is present), and
+/// the root it leaves scrubs clean. Found by the live_server fuzz target, where the offline check
+/// called such a root broken (I3) although the server had done nothing wrong.
+#[test]
+fn an_index_describing_its_child_loosely_scrubs_clean() {
+    let folder = common::temporary_root("scrub-loose-index", "auto");
+    std::fs::create_dir_all(&folder).unwrap();
+    let _guard = RootGuard(folder.clone());
+    let root = folder.join("root");
+    let served = serve_config(ServeConfig {
+        root: Some(root.clone()),
+        ..ServeConfig::new("auto", 2)
+    });
+    let mut client = Client::connect(served.address);
+    let config_bytes = br#"{"architecture":"amd64","os":"linux"}"#;
+    let layer_bytes = b"a layer";
+    for bytes in [&config_bytes[..], &layer_bytes[..]] {
+        let digest = sha256(bytes);
+        let reply = client.send(
+            "POST",
+            &format!("/v2/loose/blobs/uploads/?digest={digest}"),
+            &[("Content-Type", "application/octet-stream")],
+            bytes,
+        );
+        assert_eq!(reply.status, 201, "{reply:?}");
+    }
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":{}}}]}}"#,
+        sha256(config_bytes),
+        config_bytes.len(),
+        sha256(layer_bytes),
+        layer_bytes.len()
+    );
+    let reply = client.send(
+        "PUT",
+        "/v2/loose/manifests/child",
+        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+        manifest.as_bytes(),
+    );
+    assert_eq!(reply.status, 201, "{reply:?}");
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.omi.image.manifest.v1+json","digest":"{}","size":{}}}]}}"#,
+        sha256(manifest.as_bytes()),
+        manifest.len() + 1
+    );
+    let reply = client.send(
+        "PUT",
+        "/v2/loose/manifests/multi",
+        &[("Content-Type", "application/vnd.oci.image.index.v1+json")],
+        index.as_bytes(),
+    );
+    assert_eq!(reply.status, 201, "{reply:?}");
+    // The child is served as it was pushed, whatever the index says of it.
+    let reply = client.get(&format!(
+        "/v2/loose/manifests/{}",
+        sha256(manifest.as_bytes())
+    ));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(
+        reply.header("Content-Type"),
+        Some("application/vnd.oci.image.manifest.v1+json")
+    );
+    assert_eq!(reply.body, manifest.as_bytes());
+    drop(client);
+    served.stop();
+
+    let config = folder.join("config.json");
+    std::fs::write(
+        &config,
+        format!(r#"{{"distSpecVersion":"1.1.1","storage":{{"rootDirectory":{root:?}}}}}"#),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = scrub(&config);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("0 problems"), "{stdout}");
 }

@@ -6,8 +6,9 @@
 # (`-Cpasses=sancov-module`, `-Cllvm-args=-sanitizer-coverage-...`, `--cfg fuzzing`,
 # `-Cdebug-assertions`), so the build needs neither nightly nor RUSTC_BOOTSTRAP. What we give up
 # is ASan's detection of memory errors in unsafe code (the parser's unsafe is confined to one
-# cursor module); panics, overflow checks and debug assertions are still caught, because
-# cargo-fuzz builds optimized with debug assertions on unless told `-O`.
+# cursor module; live_server also runs the server's system-call wrappers); panics, overflow
+# checks and debug assertions are still caught, because cargo-fuzz builds optimized with debug
+# assertions on unless told `-O`.
 #
 # Sourced, not run; needs report.sh. Expects the current directory to be the repository root.
 
@@ -17,6 +18,17 @@ fuzz_sanitizer_flags=(--sanitizer none)
 # longer than 10 s as a hang, and an RSS above 2 GiB as a leak or blow-up.
 fuzz_libfuzzer_options() {
     fuzz_options=("-max_total_time=$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048)
+}
+
+# fuzz_dictionary_options TARGET: sets fuzz_dictionary to libFuzzer's -dict option for TARGET's
+# dictionary of tokens, fuzz/dictionaries/TARGET.dict, when it has one (live_server does: HTTP
+# tokens, OCI paths and media types, the digests it pushes), else to nothing.
+fuzz_dictionary_options() {
+    local target=$1
+    fuzz_dictionary=()
+    if [[ -f "fuzz/dictionaries/$target.dict" ]]; then
+        fuzz_dictionary=("-dict=$PWD/fuzz/dictionaries/$target.dict")
+    fi
 }
 
 # Builds every target once, so the runs below start fuzzing at once.
@@ -48,13 +60,14 @@ fuzz_run_one() {
     mkdir -p "$artifact_dir"
     marker=$(mktemp)
     fuzz_libfuzzer_options
+    fuzz_dictionary_options "$target"
     # `cargo fuzz run` rebuilds nothing here (fuzz_build_all used the same flags) and tells
     # libFuzzer to write artifacts into fuzz/artifacts/TARGET/.
     # libFuzzer prints a line per new coverage point, tens of thousands per run: keep them in a
     # log, print its final statistics, and the log's end when the target failed.
     local log="$artifact_dir/last-run.log"
     if cargo fuzz run "${fuzz_sanitizer_flags[@]}" "$target" "$corpus_dir" -- \
-        "${fuzz_options[@]}" -print_final_stats=1 >"$log" 2>&1
+        "${fuzz_options[@]}" "${fuzz_dictionary[@]}" -print_final_stats=1 >"$log" 2>&1
     then
         grep -E '^(Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" |
             sed 's/^/    /' || true

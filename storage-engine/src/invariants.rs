@@ -623,6 +623,7 @@ impl Checker<'_> {
         let index_path = folder.join("index.json");
         let mut to_check: Vec<(String, ParsedManifest)> = Vec::new();
         let mut queued: HashSet<String> = HashSet::new();
+        let listed: HashSet<&str> = index.entries().iter().map(|entry| entry.digest()).collect();
         for (position, entry) in index.entries().iter().enumerate() {
             let label = match entry.tag() {
                 Some(tag) => format!("tag {tag:?}"),
@@ -645,17 +646,30 @@ impl Checker<'_> {
         // Each digest is queued at most once, so this ends after as many rounds as there are
         // distinct manifests.
         while let Some((digest, parsed)) = to_check.pop() {
-            self.check_manifest_references(folder, &digest, &parsed, &mut to_check, &mut queued);
+            self.check_manifest_references(
+                folder,
+                &digest,
+                &parsed,
+                &listed,
+                &mut to_check,
+                &mut queued,
+            );
         }
     }
 
-    /// I3 for one manifest: its blobs are present, and its child manifests are present, parse,
-    /// and are queued for the same check.
+    /// I3 for one manifest: its blobs are present, and its child manifests are present. A child
+    /// that `index.json` lists (in `listed`) is checked through its own descriptor (I2), with the
+    /// media type and size it was stored with: the index's descriptor of it need not repeat
+    /// them, since a registry only requires a child to be present (zot and distribution check
+    /// nothing more, and neither does put_manifest). A child only the index names (layouts other
+    /// tools wrote) is served as the index's descriptor says, so it must parse as that and have
+    /// that size. Either way it is queued for the same check.
     fn check_manifest_references(
         &mut self,
         folder: &Path,
         digest: &str,
         parsed: &ParsedManifest,
+        listed: &HashSet<&str>,
         to_check: &mut Vec<(String, ParsedManifest)>,
         queued: &mut HashSet<String>,
     ) {
@@ -680,6 +694,9 @@ impl Checker<'_> {
             }
         }
         for child in parsed.manifests() {
+            if listed.contains(child.digest.as_str()) {
+                continue;
+            }
             let read = self.read_manifest(folder, &child.digest, child.size, &child.media_type);
             match read {
                 ManifestRead::Parsed(child_parsed) => {

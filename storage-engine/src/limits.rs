@@ -29,3 +29,8 @@ pub const ROOT_WALK_ENTRIES_MAX: usize = 10_000_000;
 /// the device; this many in flight let it serve them together, and it is few enough to matter
 /// little on a warm one.
 pub const ROOT_OPEN_THREADS_MAX: usize = 16;
+
+/// Folders looked at below `<name>/blobs` before creating repository `<name>`, to find a
+/// repository created there earlier (I11). Such a folder is empty unless repositories were nested
+/// in it, so a handful is the usual count; past this many the name is refused.
+pub const COLLISION_SCAN_FOLDERS_MAX: usize = 10_000;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
 
+use proto::limits::REPOSITORY_NAME_COMPONENTS_MAX;
 use proto::oci::{Algorithm, Digest, Reference, RepositoryName};
 
 use crate::blob;
@@ -15,6 +16,7 @@ use crate::error::{
 };
 use crate::index::RepositoryIndex;
 use crate::layout::{SessionId, blobstore_blob};
+use crate::limits::COLLISION_SCAN_FOLDERS_MAX;
 use crate::open::{
     clean_repository, expire_sessions, find_repositories, list_uploads, remove_temporary_files,
 };
@@ -258,11 +260,26 @@ impl Store {
             }
             previous_is_repository = folder.join("oci-layout").is_file();
         }
-        let blobs = folder.join("blobs");
-        if !previous_is_repository && blobs.join("oci-layout").is_file() {
-            return Err(RepositoryError::NameCollision {
-                detail: format!("{}/blobs is a repository", name.as_str()),
-            });
+        // A repository anywhere below `<name>/blobs` (`a/blobs/x` created before `a`), not only
+        // `<name>/blobs` itself: creating `a` would put it inside a's blobs folder.
+        if !previous_is_repository {
+            let depth_left =
+                REPOSITORY_NAME_COMPONENTS_MAX.saturating_sub(name.components().count());
+            let mut folders_left = COLLISION_SCAN_FOLDERS_MAX;
+            let blobs = folder.join("blobs");
+            if let Some(nested) = repository_below(&blobs, depth_left, &mut folders_left) {
+                let detail = if nested == blobs {
+                    format!("{}/blobs is a repository", name.as_str())
+                } else {
+                    let nested = nested.strip_prefix(root.directory()).unwrap_or(&nested);
+                    format!(
+                        "{}/blobs holds repository {}",
+                        name.as_str(),
+                        nested.display()
+                    )
+                };
+                return Err(RepositoryError::NameCollision { detail });
+            }
         }
         Ok(())
     }
@@ -459,4 +476,38 @@ async fn open_root(
         }
     }
     Ok(())
+}
+
+/// The first folder at or below `folder`, at most `depth_left` levels down, that holds
+/// `oci-layout` (a repository), looking at no more than `folders_left` folders. Running out of
+/// folders counts as finding one: the name cannot be shown to be free of collisions (I11), and the
+/// `blobs` folder of a name that is not a repository holds at most the empty algorithm folders of
+/// an interrupted creation (4.1) unless other repositories were created inside it.
+fn repository_below(
+    folder: &std::path::Path,
+    depth_left: usize,
+    folders_left: &mut usize,
+) -> Option<std::path::PathBuf> {
+    if *folders_left == 0 {
+        return Some(folder.to_path_buf());
+    }
+    *folders_left -= 1;
+    if folder.join("oci-layout").symlink_metadata().is_ok() {
+        return Some(folder.to_path_buf());
+    }
+    if depth_left == 0 {
+        return None;
+    }
+    // A folder that is missing or unreadable holds no repository this check can see; creating the
+    // repository then fails on the same folder if it is really unreadable.
+    let entries = std::fs::read_dir(folder).ok()?;
+    for entry in entries.flatten() {
+        let is_folder = entry.file_type().is_ok_and(|file_type| file_type.is_dir());
+        if is_folder
+            && let Some(found) = repository_below(&entry.path(), depth_left - 1, folders_left)
+        {
+            return Some(found);
+        }
+    }
+    None
 }

@@ -608,6 +608,19 @@ fn names_that_collide_with_storage_folders_are_refused() {
         // Nested repositories under a repository are fine.
         store.create_repository(name("a/b")).await.unwrap();
         assert!(root.join("data/a/b/oci-layout").is_file());
+        // The other order: a repository deep in c's future blobs folder keeps c from being
+        // created (found by the live_server fuzz target, which mounted a blob into
+        // `x/blobs/y/z` and then into `x`; only `c/blobs` itself used to be looked at).
+        store
+            .create_repository(name("c/blobs/deep/er"))
+            .await
+            .unwrap();
+        let error = store.create_repository(name("c")).await.unwrap_err();
+        assert_eq!(error.error_code(), ErrorCode::NameInvalid, "{error}");
+        assert!(error.to_string().contains("c/blobs/deep/er"), "{error}");
+        assert!(!root.join("data/c/oci-layout").exists());
+        // A sibling of `blobs` is no collision.
+        store.create_repository(name("c/other")).await.unwrap();
         assert_clean(&root);
     });
 }

@@ -399,6 +399,43 @@ fn an_index_needs_its_children_and_their_blobs_but_a_referrer_not_its_subject() 
     assert!(report.is_clean(), "{report}");
 }
 
+/// The server accepts an index whose descriptor of a child gives another media type or size
+/// than the child was stored with (only presence is required, as zot and distribution do): found
+/// by the live_server fuzz target, where the checker called that root broken. A child that
+/// `index.json` does not list is served as the index says, so there the descriptor must match.
+#[test]
+fn an_index_may_describe_a_listed_child_loosely_but_not_an_unlisted_one() {
+    let root = temporary_root();
+    let mut fixture = ZotFixture::new(root.path()).unwrap();
+    let child = fixture.push_image("m", &[], &[b"amd64"]).unwrap();
+    let loose = PushedManifest {
+        media_type: "application/vnd.omi.image.manifest.v1+json",
+        size: child.size + 1,
+        ..child.clone()
+    };
+    let index = fixture.push_index("m", &["multi"], &[&loose]).unwrap();
+    let report = check_root(root.path(), &HASHING);
+    assert!(report.is_clean(), "{report}");
+
+    // The child's own descriptor goes: now only the index's loose one names it.
+    let index_path = root.path().join("m/index.json");
+    let mut document: Value = serde_json::from_slice(&fs::read(&index_path).unwrap()).unwrap();
+    document["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|descriptor| descriptor["digest"] != child.digest.as_str());
+    fs::write(&index_path, serde_json::to_vec(&document).unwrap()).unwrap();
+    let report = check_root(root.path(), &HASHING);
+    assert_eq!(invariants(&report), [Invariant::I3], "{report}");
+    assert!(report.violations[0].path.ends_with(&index.digest[7..]));
+    assert!(
+        report.violations[0]
+            .detail
+            .starts_with("lists a manifest that says"),
+        "{report}"
+    );
+}
+
 #[test]
 fn an_index_json_that_is_not_whole_breaks_i4() {
     let root = temporary_root();
