@@ -2,18 +2,15 @@
 //! order, runs every one of them without a failure, reports them in the JSON contract, cleans
 //! up every tag it pushed, and `-t` selects tests by regex.
 //!
-//! zb is another package's binary, so Cargo gives no `CARGO_BIN_EXE_zb` here: the test builds
-//! it with the same Cargo, profile and target folder as `zot`, and runs it from beside `zot`.
+//! zb is another package's binary: `common::binary::zb_binary` builds it beside `zot`.
 
 mod common;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use common::Client;
-use common::binary::serve;
+use common::binary::{serve, zb_binary};
 
 /// zot's zb test names, in zot's order.
 const TEST_NAMES: [&str; 16] = [
@@ -37,27 +34,6 @@ const TEST_NAMES: [&str; 16] = [
 
 /// Small sizes keep the whole suite within seconds.
 const SIZES: &str = "1000,10000,100000";
-
-fn zb_binary() -> &'static PathBuf {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let zot = PathBuf::from(env!("CARGO_BIN_EXE_zot"));
-        let release = zot
-            .parent()
-            .and_then(|folder| folder.file_name())
-            .is_some_and(|name| name == "release");
-        let mut build = Command::new(env!("CARGO"));
-        build.args(["build", "--quiet", "-p", "zb", "--bin", "zb"]);
-        if release {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cargo runs");
-        assert!(status.success(), "building zb failed");
-        let binary = zot.with_file_name("zb");
-        assert!(binary.exists(), "no zb at {}", binary.display());
-        binary
-    })
-}
 
 fn zb(arguments: &[&str]) -> Output {
     let output = Command::new(zb_binary())
