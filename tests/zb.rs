@@ -1,6 +1,7 @@
 //! `zb`, the load generator, against the real `zot serve`: it lists zot's 16 tests in zot's
 //! order, runs every one of them without a failure, reports them in the JSON contract, cleans
-//! up every tag it pushed, and `-t` selects tests by regex.
+//! up every tag it pushed, `-t` selects tests by regex, and `--run-identifier` makes runs
+//! reuse their repositories.
 //!
 //! zb is another package's binary: `common::binary::zb_binary` builds it beside `zot`.
 
@@ -248,4 +249,56 @@ fn zb_runs_against_cncf_distribution_too() {
             "{name}: {test}"
         );
     }
+}
+
+#[test]
+fn zb_runs_with_one_run_identifier_reuse_their_repositories() {
+    let served = serve("auto", 1);
+    let catalog = || {
+        let (status, catalog) = get_json(served.address, "/v2/_catalog");
+        assert_eq!(status, 200);
+        let mut names: Vec<String> = catalog["repositories"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|name| name.as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let arguments = ["-t", "^Push Monolith 1MB$", "--run-identifier", "soak1"];
+    let report = json_run(served.address, &arguments);
+    assert_eq!(report["tests"][0]["completed"], 8, "{report}");
+    let first = catalog();
+    assert_eq!(first.len(), 8, "one repository per push: {first:?}");
+    assert!(
+        first.iter().all(|name| name.starts_with("zb/soak1-")),
+        "{first:?}"
+    );
+    let report = json_run(served.address, &arguments);
+    assert_eq!(report["tests"][0]["completed"], 8, "{report}");
+    assert_eq!(
+        catalog(),
+        first,
+        "the second run pushed to the same repositories"
+    );
+
+    // Anything that would not be a valid part of a repository name is refused.
+    for bad in ["", "Soak", "so/ak", "a23456789abcdefgh"] {
+        let output = Command::new(zb_binary())
+            .args([
+                "--run-identifier",
+                bad,
+                &format!("http://{}", served.address),
+            ])
+            .output()
+            .expect("zb runs");
+        assert_eq!(output.status.code(), Some(2), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("--run-identifier"),
+            "{bad:?}"
+        );
+    }
+    served.stop();
 }
