@@ -13,9 +13,37 @@ pub const CONNECTION_READ_BYTES: usize = 64 * 1024;
 /// without a client noticing (clients reconnect).
 pub const CONNECTION_REQUESTS_MAX: u64 = 1 << 32;
 
-/// How long a connection may send nothing, between requests or in the middle of one, before it
-/// is closed. Idle time, not total time: a slow 10 GiB push is never cut off while bytes come.
+/// How long a connection may send nothing, between requests or in the middle of one, or take
+/// none of a response's bytes, before it is closed. Idle time, not total time: a slow 10 GiB push
+/// or pull is never cut off while bytes move. `runtime.idleTimeoutSeconds` overrides it.
 pub const CONNECTION_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Most `runtime.idleTimeoutSeconds` may ask for: an hour. Past that a stalled client holds its
+/// descriptor, its buffers and any blob file it was reading for longer than anyone waits.
+pub const CONNECTION_IDLE_TIMEOUT_MAX: Duration = Duration::from_secs(60 * 60);
+
+/// How long a request head may take from its first byte to its blank line; past it the client
+/// gets 408 and the connection closes. Without it a client sending one byte every minute holds
+/// its connection for hours (slowloris). zot's Go server sets the same `ReadHeaderTimeout`; heads
+/// are a few hundred bytes, sent in one write by every real client. `runtime.headTimeoutSeconds`
+/// overrides it. Waiting for a request's first byte is the idle timeout's business.
+pub const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Most `runtime.headTimeoutSeconds` may ask for: ten minutes.
+pub const REQUEST_HEAD_TIMEOUT_MAX: Duration = Duration::from_secs(10 * 60);
+
+/// How long the 408 for a head that did not arrive in time may take to go out. A best effort for
+/// a client that is already misbehaving, so it must not hold the connection much longer.
+pub const REQUEST_TIMEOUT_ANSWER_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a connection the server closes while its client may still be sending (a refused
+/// head, a 413, a broken body) keeps reading and dropping what arrives after its answer went
+/// out. Closing a socket with unread bytes makes the kernel send a reset, which can destroy the
+/// answer before the client reads it; this gives the client time to read it and close first.
+pub const CLOSE_LINGER_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Bytes a closing connection drops while it lingers; past this it closes at once.
+pub const CLOSE_LINGER_BYTES_MAX: usize = 1 << 20;
 
 /// Body bytes the server reads and drops when a service answered without reading the whole body
 /// (an error before an upload, say). Past this the connection closes instead.
@@ -28,6 +56,10 @@ pub const HEAD_EARLY_PARSE_BYTES_MAX: usize = 1024;
 
 /// Bodies up to this size are written in one system call with their head.
 pub const RESPONSE_COALESCE_BYTES_MAX: usize = 16 * 1024;
+
+/// Interrupted write calls (`EINTR`) retried in a row before a response write gives up; a signal
+/// storm that long is not a client being slow.
+pub const WRITE_INTERRUPTIONS_MAX: u32 = 64;
 
 /// Bytes one `sendfile(2)` call may send; a larger range takes several calls, so one connection
 /// cannot hold the core for a whole multi-gigabyte blob.

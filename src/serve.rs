@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use storage_engine::{Disk, RootLock, Store, StoreConfig};
 
 use crate::config::{Accept, Config, Driver};
-use crate::http::serve_connection;
-use crate::limits::{CONNECTION_IDLE_TIMEOUT, UPLOAD_EXPIRY_INTERVAL};
+use crate::http::{ConnectionTimeouts, serve_connection};
+use crate::limits::UPLOAD_EXPIRY_INTERVAL;
 use crate::logging;
 use crate::registry::shards::{Shards, serve_inbox};
 use crate::registry::{Registry, RegistryOptions};
@@ -76,6 +76,10 @@ fn serve(config: Config) -> Result<(), String> {
         deletes_allowed: config.runtime.deletes,
         docker_manifests_allowed: config.http.accepts_docker_manifests(),
     };
+    let timeouts = ConnectionTimeouts {
+        idle: config.runtime.idle_timeout,
+        head: config.runtime.head_timeout,
+    };
     let cores = config.runtime.threads.get();
     let (shards, inboxes) = Shards::new(cores);
     let inboxes: Mutex<Vec<_>> = Mutex::new(inboxes.into_iter().map(Some).collect());
@@ -110,8 +114,7 @@ fn serve(config: Config) -> Result<(), String> {
                     let registry = registry.clone();
                     let draining = draining.clone();
                     async move {
-                        serve_connection(stream, &*registry, CONNECTION_IDLE_TIMEOUT, &draining)
-                            .await;
+                        serve_connection(stream, &*registry, timeouts, &draining).await;
                     }
                 })
             }

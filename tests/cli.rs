@@ -84,6 +84,8 @@ fn the_all_keys_example_sets_every_supported_key_without_warnings() {
     assert_eq!(config.runtime.driver, Driver::Auto);
     assert_eq!(config.runtime.accept, zot::config::Accept::Auto);
     assert_eq!(config.runtime.connections_per_core_max, 10000);
+    assert_eq!(config.runtime.idle_timeout.as_secs(), 120);
+    assert_eq!(config.runtime.head_timeout.as_secs(), 10);
     assert!(config.runtime.deletes);
 
     let minimal = Config::load(&example("config-minimal.json")).expect("config-minimal.json loads");
@@ -129,6 +131,14 @@ fn verify_rejects_bad_configs_of_every_kind() {
         (
             r#"{"storage": {"rootDirectory": "/tmp/zot"}, "http": {"port": 70000}}"#,
             "http.port",
+        ),
+        (
+            r#"{"storage": {"rootDirectory": "/tmp/zot"}, "runtime": {"idleTimeoutSeconds": 0}}"#,
+            "runtime.idleTimeoutSeconds: 0 is not a timeout in seconds (1 to 3600)",
+        ),
+        (
+            r#"{"storage": {"rootDirectory": "/tmp/zot"}, "runtime": {"headTimeoutSeconds": 601}}"#,
+            "runtime.headTimeoutSeconds: 601 is not a timeout in seconds (1 to 600)",
         ),
         (
             r#"{"storage": {"rootDirectory": "/tmp/zot"}, "http": {"auth": {"htpasswd": {"path": "/x"}}}}"#,

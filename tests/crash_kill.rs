@@ -9,7 +9,8 @@
 //!
 //! The run is repeatable from its seed, printed first: `ZOT_CRASH_SEED=<seed>` replays the same
 //! choices (the moments the kernel schedules differ, so a replay is close, not exact).
-//! `ZOT_CRASH_CYCLES` sets the number of kills (default 100).
+//! `ZOT_CRASH_CYCLES` sets the number of kills (default 100). The server is the release build
+//! (built first when missing), as users run it.
 
 mod common;
 
@@ -160,9 +161,24 @@ struct Ledger {
     /// Every put under each tag, in the order the workers started them, with whether it was
     /// answered: shown when a tag is found naming something unexpected.
     tag_history: BTreeMap<(String, String), Vec<(String, bool)>>,
-    /// Session location to the offsets it may be at: the last acknowledged end, and the end of
-    /// a PATCH still unanswered.
-    sessions: BTreeMap<String, BTreeSet<u64>>,
+    /// Session location to the offsets it may be at (the last acknowledged end, and the end of
+    /// a PATCH still unanswered) and what was sent to it.
+    sessions: BTreeMap<String, OpenSession>,
+    /// Sessions found after a restart at an offset they were told, then finished with more
+    /// bytes and a PUT whose digest covers what they held: proof the upload continued.
+    sessions_continued: u64,
+    /// Sessions a restart reported unknown (404): allowed, never a wrong offset.
+    sessions_unknown: u64,
+}
+
+/// An upload session a worker left open or was in when the server died.
+struct OpenSession {
+    /// Its repository.
+    name: String,
+    /// The offsets it may be at.
+    allowed: BTreeSet<u64>,
+    /// Every byte sent to it, the unanswered PATCH's included: each allowed end is a prefix.
+    sent: Vec<u8>,
 }
 
 fn repository(random: &mut Random) -> String {
@@ -235,22 +251,24 @@ fn chunked(address: SocketAddr, random: &mut Random, ledger: &Mutex<Ledger>) -> 
         .header("Location")
         .expect("a session location")
         .to_owned();
-    ledger
-        .lock()
-        .unwrap()
-        .sessions
-        .insert(location.clone(), BTreeSet::from([0]));
+    ledger.lock().unwrap().sessions.insert(
+        location.clone(),
+        OpenSession {
+            name: name.clone(),
+            allowed: BTreeSet::from([0]),
+            sent: Vec::new(),
+        },
+    );
     let mut all = Vec::new();
     for _ in 0..1 + random.below(3) {
         let chunk = random.some_bytes(16 * 1024);
         let end = (all.len() + chunk.len()) as u64;
-        ledger
-            .lock()
-            .unwrap()
-            .sessions
-            .get_mut(&location)
-            .unwrap()
-            .insert(end);
+        {
+            let mut held = ledger.lock().unwrap();
+            let session = held.sessions.get_mut(&location).unwrap();
+            session.allowed.insert(end);
+            session.sent.extend_from_slice(&chunk);
+        }
         let Some(answer) = request(address, "PATCH", &location, None, &chunk) else {
             return false;
         };
@@ -261,7 +279,9 @@ fn chunked(address: SocketAddr, random: &mut Random, ledger: &Mutex<Ledger>) -> 
             .lock()
             .unwrap()
             .sessions
-            .insert(location.clone(), BTreeSet::from([end]));
+            .get_mut(&location)
+            .unwrap()
+            .allowed = BTreeSet::from([end]);
     }
     if random.below(3) == 0 {
         // Left open, for the check after the restart.
@@ -464,11 +484,11 @@ fn check_served(
         // From now on the tag names exactly this.
         *allowed = BTreeSet::from([digest]);
     }
-    for (location, allowed) in std::mem::take(&mut ledger.sessions) {
+    for (location, session) in std::mem::take(&mut ledger.sessions) {
         let answer =
             request(address, "GET", &location, None, b"").expect("the restarted server answers");
         match answer.status {
-            404 => {}
+            404 => ledger.sessions_unknown += 1,
             204 => {
                 let range = answer.header("Range").unwrap_or("");
                 let end = match range.split_once('-') {
@@ -476,14 +496,59 @@ fn check_served(
                     Some((_, last)) => last.parse::<u64>().expect("a Range end") + 1,
                     None => panic!("{context}: session {location} answered Range {range:?}"),
                 };
+                let allowed = &session.allowed;
                 assert!(
                     allowed.contains(&end),
                     "{context}: session {location} resumes at {end}, not one of {allowed:?}"
                 );
+                let blob = continue_session(address, &location, &session, end, random, context);
+                ledger.sessions_continued += 1;
+                ledger.fresh_blobs.insert(blob.0, blob.1);
             }
             status => panic!("{context}: session {location} answered {status}"),
         }
     }
+}
+
+/// Finishes a session the restarted server holds at `end`: one more chunk from there, then a
+/// PUT whose digest covers the first `end` bytes sent before the crash and the new chunk. A 201
+/// proves the server kept exactly those bytes (and its hasher's state) across the kill. Returns
+/// the blob, to be checked after the next restart like any other.
+fn continue_session(
+    address: SocketAddr,
+    location: &str,
+    session: &OpenSession,
+    end: u64,
+    random: &mut Random,
+    context: &str,
+) -> ((String, String), Vec<u8>) {
+    let kept = usize::try_from(end).unwrap();
+    assert!(kept <= session.sent.len());
+    let chunk = random.some_bytes(16 * 1024);
+    let answer =
+        request(address, "PATCH", location, None, &chunk).expect("the restarted server answers");
+    assert_eq!(
+        answer.status, 202,
+        "{context}: continuing session {location} at {end}"
+    );
+    let mut bytes = session.sent[..kept].to_vec();
+    bytes.extend_from_slice(&chunk);
+    let digest = common::sha256(&bytes);
+    let answer = request(
+        address,
+        "PUT",
+        &format!("{location}?digest={digest}"),
+        None,
+        b"",
+    )
+    .expect("the restarted server answers");
+    assert_eq!(
+        answer.status,
+        201,
+        "{context}: finishing session {location} continued at {end}: {}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    ((session.name.clone(), digest), bytes)
 }
 
 #[test]
@@ -502,7 +567,13 @@ fn nothing_acknowledged_is_lost_across_sigkill() {
         .ok()
         .and_then(|text| text.parse().ok())
         .unwrap_or(CYCLES_DEFAULT);
-    eprintln!("crash_kill: seed {seed} (ZOT_CRASH_SEED={seed} repeats it), {cycles} cycles");
+    // The release build: its timing is what users run, and crashes land elsewhere in it than in
+    // the debug build's slower code.
+    let binary = common::binary::release_binary("zot", "zot");
+    eprintln!(
+        "crash_kill: seed {seed} (ZOT_CRASH_SEED={seed} repeats it), {cycles} cycles, {}",
+        binary.display()
+    );
     let mut random = Random(seed);
     let folder = common::temporary_root("crash-kill", "both");
     let _guard = RootGuard(folder.clone());
@@ -519,6 +590,7 @@ fn nothing_acknowledged_is_lost_across_sigkill() {
         let driver = if cycle % 2 == 0 { "io_uring" } else { "legacy" };
         let served = serve_config(ServeConfig {
             root: Some(root.clone()),
+            binary: Some(binary.clone()),
             ..ServeConfig::new(driver, 2)
         });
         // After the restart's open, which clears what a crash may leave (temporary files, a
@@ -561,6 +633,7 @@ fn nothing_acknowledged_is_lost_across_sigkill() {
     }
     let served = serve_config(ServeConfig {
         root: Some(root.clone()),
+        binary: Some(binary),
         ..ServeConfig::new("auto", 2)
     });
     served.core_lines(2);
@@ -569,11 +642,17 @@ fn nothing_acknowledged_is_lost_across_sigkill() {
     let context = format!("seed {seed}, after the last kill");
     check_served(served.address, &mut ledger, &mut random, true, &context);
     eprintln!(
-        "crash_kill: seed {seed}: {kills} kills in {:?}; {} blobs, {} manifests, {} tags acknowledged and found",
+        "crash_kill: seed {seed}: {kills} kills in {:?}; {} blobs, {} manifests, {} tags acknowledged and found; {} open sessions continued after a restart, {} reported unknown",
         started.elapsed(),
         ledger.blobs.len(),
         ledger.manifests.len(),
-        ledger.tags.len()
+        ledger.tags.len(),
+        ledger.sessions_continued,
+        ledger.sessions_unknown
+    );
+    assert!(
+        ledger.sessions_continued > 0,
+        "the workload left sessions open across kills"
     );
     assert!(kills >= cycles.min(100));
     assert!(

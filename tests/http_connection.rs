@@ -1,11 +1,13 @@
 //! The HTTP connection loop against real sockets on loopback, on both monoio drivers: keep-alive
-//! and pipelining, Content-Length and chunked bodies, 100 Continue, malformed requests, the idle
-//! timeout, and blob bodies sent with sendfile.
+//! and pipelining, Content-Length and chunked bodies, 100 Continue, malformed requests, the idle,
+//! head and write-stall timeouts, and blob bodies sent with sendfile.
 
 mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -13,9 +15,19 @@ use common::RootGuard;
 use proto::oci::{Algorithm, RepositoryName};
 use storage_engine::hasher::digest_of;
 use storage_engine::{BlobFile, Disk, Resumable, Store, StoreConfig};
-use zot::http::{BodyReader, RequestHead, Response, ResponseBody, Service, serve_connection};
+use zot::http::{
+    BodyReader, ConnectionTimeouts, RequestHead, Response, ResponseBody, Service, serve_connection,
+};
 
 const IDLE: Duration = Duration::from_millis(400);
+/// Longer than the idle timeout, so a head that trickles in faster than that meets it.
+const HEAD: Duration = Duration::from_millis(1200);
+const TIMEOUTS: ConnectionTimeouts = ConnectionTimeouts {
+    idle: IDLE,
+    head: HEAD,
+};
+/// A `/big` answer: bytes (not a file) far beyond what loopback's socket buffers hold.
+const BIG_BYTES: usize = 32 << 20;
 
 struct TestService {
     store: Store,
@@ -27,6 +39,7 @@ impl Service for TestService {
     async fn call(&self, head: &RequestHead, body: &mut BodyReader<'_>) -> Response {
         match (head.method.as_str(), head.path.as_str()) {
             ("GET", "/hello") => Response::new(200).body(ResponseBody::Bytes(b"hello".to_vec())),
+            ("GET", "/big") => Response::new(200).body(ResponseBody::Bytes(vec![b'b'; BIG_BYTES])),
             ("HEAD", "/hello") => Response::new(200).body(ResponseBody::HeadOnly { length: 5 }),
             ("PUT", "/echo") => match body.read_to_end(1 << 20).await {
                 Ok(bytes) => Response::new(200).body(ResponseBody::Bytes(bytes)),
@@ -73,8 +86,11 @@ impl Service for TestService {
     }
 }
 
-/// Starts a server on its own thread with `driver`; returns its address.
-fn start(driver: &'static str, blob: &[u8]) -> (SocketAddr, RootGuard) {
+/// Starts a server on its own thread with `driver`; returns its address and the count of
+/// connections it is serving.
+fn start(driver: &'static str, blob: &[u8]) -> (SocketAddr, RootGuard, Arc<AtomicUsize>) {
+    let open_connections = Arc::new(AtomicUsize::new(0));
+    let open = Arc::clone(&open_connections);
     let (sender, receiver) = mpsc::channel();
     let blob = blob.to_vec();
     let folder = common::temporary_root("http", driver);
@@ -102,15 +118,18 @@ fn start(driver: &'static str, blob: &[u8]) -> (SocketAddr, RootGuard) {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
             let service = std::rc::Rc::clone(&service);
+            let open = Arc::clone(&open);
+            open.fetch_add(1, Ordering::SeqCst);
             monoio::spawn(async move {
-                serve_connection(stream, &*service, IDLE, &zot::runtime::Draining::new()).await;
+                serve_connection(stream, &*service, TIMEOUTS, &zot::runtime::Draining::new()).await;
+                open.fetch_sub(1, Ordering::SeqCst);
             });
         }
     });
     let address = receiver
         .recv_timeout(Duration::from_secs(10))
         .expect("server started");
-    (address, guard)
+    (address, guard, open_connections)
 }
 
 fn connect(address: SocketAddr) -> TcpStream {
@@ -149,7 +168,7 @@ fn on_both_drivers(test: impl Fn(SocketAddr, &[u8])) {
         .map(|n| (n.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
     for driver in ["io_uring", "legacy"] {
-        let (address, _root) = start(driver, &blob);
+        let (address, _root, _) = start(driver, &blob);
         test(address, &blob);
     }
 }
@@ -342,6 +361,110 @@ fn idle_connections_close_but_slow_bodies_that_keep_coming_do_not() {
         let (status, _, body) = read_response(&mut stream);
         assert_eq!((status, body.as_slice()), (200, b"6".as_slice()));
     });
+}
+
+#[test]
+fn a_head_that_trickles_in_gets_408_at_the_head_timeout() {
+    on_both_drivers(|address, _| {
+        let mut stream = connect(address);
+        let started = std::time::Instant::now();
+        // A byte at a time, never idle for the idle timeout, for longer than the head timeout.
+        for byte in b"GET /hello HTTP/1.1\r\nHost: a\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+            if started.elapsed() > HEAD + IDLE {
+                break;
+            }
+            if stream.write_all(&[*byte]).is_err() {
+                break;
+            }
+            std::thread::sleep(IDLE / 4);
+        }
+        let (status, headers, _) = read_response(&mut stream);
+        assert_eq!(status, 408);
+        assert_eq!(header(&headers, "connection"), Some("close"));
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= HEAD && elapsed < HEAD + Duration::from_secs(8),
+            "408 after {elapsed:?}"
+        );
+        // A head that stops part-way gets its 408 at the idle timeout, the sooner of the two.
+        let mut stream = connect(address);
+        stream.write_all(b"GET /hello HTTP/1.1\r\nHo").unwrap();
+        let started = std::time::Instant::now();
+        let (status, _, _) = read_response(&mut stream);
+        assert_eq!(status, 408);
+        assert!(started.elapsed() >= IDLE && started.elapsed() < HEAD + Duration::from_secs(8));
+        assert_closed(&mut stream);
+    });
+}
+
+#[test]
+fn a_response_nobody_reads_is_cut_after_the_idle_timeout() {
+    for driver in ["io_uring", "legacy"] {
+        let (address, _root, open_connections) = start(driver, b"unused");
+        let mut stream = connect(address);
+        stream
+            .write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        let started = std::time::Instant::now();
+        // The server writes until the socket buffers are full, then waits for a reader that
+        // never comes; the client keeps its socket open all along.
+        let deadline = started + IDLE + Duration::from_secs(8);
+        while open_connections.load(Ordering::SeqCst) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{driver}: never accepted"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        while open_connections.load(Ordering::SeqCst) > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{driver}: a stalled response write is never cut"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            started.elapsed() >= IDLE,
+            "{driver}: cut before the timeout"
+        );
+        let mut received = Vec::new();
+        let _ = stream.read_to_end(&mut received);
+        assert!(received.len() < BIG_BYTES, "{driver}: all of it came");
+        // A slow reader that keeps reading gets all of it, though one write of the whole body
+        // takes far longer than the idle timeout: the timeout is on progress, not on the write.
+        let mut stream = connect(address);
+        stream
+            .write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        // One byte per pass, up to the end of the head (or a failed read).
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        assert!(head.starts_with(b"HTTP/1.1 200"), "{driver}");
+        let mut received = 0usize;
+        let mut piece = vec![0u8; 1 << 20];
+        // Each pass reads some bytes or ends; the stream ends when the server closes it.
+        loop {
+            std::thread::sleep(IDLE / 10);
+            match stream.read(&mut piece) {
+                Ok(0) => break,
+                Ok(count) => received += count,
+                Err(error) => panic!("{driver}: {error}"),
+            }
+            if received >= BIG_BYTES {
+                break;
+            }
+        }
+        assert_eq!(received, BIG_BYTES, "{driver}: cut short");
+        assert!(
+            started.elapsed() > IDLE * 2,
+            "{driver}: read too fast to show anything"
+        );
+    }
 }
 
 #[test]

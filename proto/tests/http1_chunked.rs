@@ -175,6 +175,19 @@ fn extensions_and_trailers_are_bounded() {
         decode_whole(many_trailers.as_bytes()),
         Err(ChunkedError::TrailerTooLarge)
     );
+    // The section counts every trailer line and the final CRLF, both of its bytes: exactly
+    // the limit passes, one byte more does not.
+    let trailer_of = |section_bytes: usize| {
+        let filler = "v".repeat(section_bytes - "X: \r\n\r\n".len());
+        format!("0\r\nX: {filler}\r\n\r\n")
+    };
+    let at_limit = trailer_of(TRAILER_SECTION_BYTES_MAX);
+    assert_eq!(decode_whole(at_limit.as_bytes()).unwrap().0, b"");
+    let over_limit = trailer_of(TRAILER_SECTION_BYTES_MAX + 1);
+    assert_eq!(
+        decode_whole(over_limit.as_bytes()),
+        Err(ChunkedError::TrailerTooLarge)
+    );
 }
 
 #[test]

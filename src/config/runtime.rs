@@ -1,15 +1,19 @@
 //! The `runtime` section, this build's own (zot has none): how many runtime threads to run, which
-//! I/O driver and accept mode they use, how many connections each may hold, and whether deletes
-//! are served.
+//! I/O driver and accept mode they use, how many connections each may hold and how long they may
+//! wait on a client, and whether deletes are served.
 
 use std::num::NonZeroUsize;
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::config::error::{ConfigError, ConfigWarning};
 use crate::config::keys;
 use crate::config::object::{Field, Section, wrong_type};
-use crate::limits::{CONNECTIONS_PER_CORE_DEFAULT, CONNECTIONS_PER_CORE_MAX, RUNTIME_THREADS_MAX};
+use crate::limits::{
+    CONNECTION_IDLE_TIMEOUT, CONNECTION_IDLE_TIMEOUT_MAX, CONNECTIONS_PER_CORE_DEFAULT,
+    CONNECTIONS_PER_CORE_MAX, REQUEST_HEAD_TIMEOUT, REQUEST_HEAD_TIMEOUT_MAX, RUNTIME_THREADS_MAX,
+};
 
 /// `runtime`: the thread-per-core layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +28,14 @@ pub struct RuntimeConfig {
     /// `runtime.connectionsPerCoreMax`: open connections one core serves at once; past it the
     /// core stops accepting until one closes. Default [`CONNECTIONS_PER_CORE_DEFAULT`].
     pub connections_per_core_max: usize,
+    /// `runtime.idleTimeoutSeconds`: how long a connection may send nothing (between requests or
+    /// mid-request) or take no response byte before it closes. Default
+    /// [`CONNECTION_IDLE_TIMEOUT`], at most [`CONNECTION_IDLE_TIMEOUT_MAX`].
+    pub idle_timeout: Duration,
+    /// `runtime.headTimeoutSeconds`: how long a request head may take from its first byte to its
+    /// end before the client gets 408 and the connection closes. Default
+    /// [`REQUEST_HEAD_TIMEOUT`], at most [`REQUEST_HEAD_TIMEOUT_MAX`].
+    pub head_timeout: Duration,
     /// `runtime.deletes` (default true): whether manifest, tag and blob deletes are served.
     /// When false they are answered 405 UNSUPPORTED, as distribution does with its
     /// `storage.delete.enabled: false`.
@@ -86,6 +98,8 @@ impl RuntimeConfig {
             driver: Driver::Auto,
             accept: Accept::Auto,
             connections_per_core_max: CONNECTIONS_PER_CORE_DEFAULT,
+            idle_timeout: CONNECTION_IDLE_TIMEOUT,
+            head_timeout: REQUEST_HEAD_TIMEOUT,
             deletes: true,
         }
     }
@@ -116,6 +130,12 @@ impl RuntimeConfig {
         }
         if let Some(taken) = section.take("connectionsPerCoreMax") {
             runtime.connections_per_core_max = connections(taken.field())?;
+        }
+        if let Some(taken) = section.take("idleTimeoutSeconds") {
+            runtime.idle_timeout = seconds(taken.field(), CONNECTION_IDLE_TIMEOUT_MAX)?;
+        }
+        if let Some(taken) = section.take("headTimeoutSeconds") {
+            runtime.head_timeout = seconds(taken.field(), REQUEST_HEAD_TIMEOUT_MAX)?;
         }
         if let Some(taken) = section.take("deletes") {
             runtime.deletes = taken.field().boolean()?;
@@ -168,6 +188,21 @@ fn connections(field: Field<'_, '_>) -> Result<usize, ConfigError> {
         Some(count) if (1..=CONNECTIONS_PER_CORE_MAX).contains(&count) => Ok(count),
         _ => Err(field.invalid(format_args!(
             "is not a connection count (1 to {CONNECTIONS_PER_CORE_MAX})"
+        ))),
+    }
+}
+
+/// A timeout in whole seconds, from 1 to `max`: zero would close every connection at once, and
+/// fractions would suggest a precision the timers do not promise.
+fn seconds(field: Field<'_, '_>, max: Duration) -> Result<Duration, ConfigError> {
+    let Value::Number(number) = field.value else {
+        return Err(wrong_type(field.path, "a whole number", field.value));
+    };
+    let max_seconds = max.as_secs();
+    match number.as_u64() {
+        Some(count) if (1..=max_seconds).contains(&count) => Ok(Duration::from_secs(count)),
+        _ => Err(field.invalid(format_args!(
+            "is not a timeout in seconds (1 to {max_seconds})"
         ))),
     }
 }

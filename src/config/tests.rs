@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::limits::{
-    CONFIG_FILE_BYTES_MAX, CONNECTIONS_PER_CORE_DEFAULT, CONNECTIONS_PER_CORE_MAX,
-    RUNTIME_THREADS_MAX, SUB_PATHS_MAX,
+    CONFIG_FILE_BYTES_MAX, CONNECTION_IDLE_TIMEOUT, CONNECTION_IDLE_TIMEOUT_MAX,
+    CONNECTIONS_PER_CORE_DEFAULT, CONNECTIONS_PER_CORE_MAX, REQUEST_HEAD_TIMEOUT,
+    REQUEST_HEAD_TIMEOUT_MAX, RUNTIME_THREADS_MAX, SUB_PATHS_MAX,
 };
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -182,6 +183,8 @@ fn every_supported_key_is_read() {
             "driver": "legacy",
             "accept": "acceptor",
             "connectionsPerCoreMax": 100,
+            "idleTimeoutSeconds": 120,
+            "headTimeoutSeconds": 10,
             "deletes": false,
         },
     }));
@@ -217,6 +220,8 @@ fn every_supported_key_is_read() {
             driver: Driver::Legacy,
             accept: Accept::Acceptor,
             connections_per_core_max: 100,
+            idle_timeout: std::time::Duration::from_secs(120),
+            head_timeout: std::time::Duration::from_secs(10),
             deletes: false,
         },
     };
@@ -873,6 +878,47 @@ fn runtime_accept_connections_and_deletes() {
         "runtime.deletes",
         "\"no\" is not a boolean",
     );
+}
+
+#[test]
+fn runtime_timeouts() {
+    let runtime = |value: Value| config(with(json!({"runtime": value}))).runtime;
+    let defaults = runtime(json!({}));
+    assert_eq!(defaults.idle_timeout, CONNECTION_IDLE_TIMEOUT);
+    assert_eq!(defaults.idle_timeout.as_secs(), 60);
+    assert_eq!(defaults.head_timeout, REQUEST_HEAD_TIMEOUT);
+    assert_eq!(defaults.head_timeout.as_secs(), 5);
+    let set = runtime(json!({"idleTimeoutSeconds": 1, "headTimeoutSeconds": 1}));
+    assert_eq!(set.idle_timeout.as_secs(), 1);
+    assert_eq!(set.head_timeout.as_secs(), 1);
+    let set = runtime(json!({
+        "idleTimeoutSeconds": CONNECTION_IDLE_TIMEOUT_MAX.as_secs(),
+        "headTimeoutSeconds": REQUEST_HEAD_TIMEOUT_MAX.as_secs(),
+    }));
+    assert_eq!(set.idle_timeout.as_secs(), 3600);
+    assert_eq!(set.head_timeout.as_secs(), 600);
+    // A head timeout longer than the idle one is allowed: the idle timeout still cuts a head
+    // that stops, the head timeout one that trickles.
+    let set = runtime(json!({"idleTimeoutSeconds": 2, "headTimeoutSeconds": 30}));
+    assert_eq!(
+        (set.idle_timeout.as_secs(), set.head_timeout.as_secs()),
+        (2, 30)
+    );
+
+    let bad = |value: Value| with(json!({"runtime": value}));
+    for (key, max) in [
+        ("idleTimeoutSeconds", CONNECTION_IDLE_TIMEOUT_MAX.as_secs()),
+        ("headTimeoutSeconds", REQUEST_HEAD_TIMEOUT_MAX.as_secs()),
+    ] {
+        let path = format!("runtime.{key}");
+        let range = format!("is not a timeout in seconds (1 to {max})");
+        assert_error(bad(json!({key: 0})), &path, &format!("0 {range}"));
+        assert_error(bad(json!({key: max + 1})), &path, &range);
+        assert_error(bad(json!({key: -1})), &path, &range);
+        assert_error(bad(json!({key: 1.5})), &path, &range);
+        assert_wrong_type(bad(json!({key: "5"})), &path);
+        assert_wrong_type(bad(json!({key: true})), &path);
+    }
 }
 
 // ---- keys this build does not read -----------------------------------------------------------

@@ -7,11 +7,12 @@ use std::io;
 use std::time::Duration;
 
 use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::io::AsyncReadRent;
 use monoio::net::TcpStream;
 use proto::http1::Body;
 use proto::http1::chunked::{ChunkedDecoder, ChunkedError};
 
+use crate::http::response::write_all;
 use crate::limits::CONNECTION_READ_BYTES;
 
 /// Why a body could not be read. After any of these the connection closes.
@@ -166,10 +167,10 @@ impl<'c> BodyReader<'c> {
         }
         if self.continue_pending {
             self.continue_pending = false;
-            let (written, _) = self
-                .stream
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n".to_vec())
-                .await;
+            // A client that asked for it and takes not even these bytes is as idle as one
+            // that sends none.
+            let continue_line = b"HTTP/1.1 100 Continue\r\n\r\n".as_slice();
+            let (written, _) = write_all(self.stream, continue_line, self.idle_timeout).await;
             written.map_err(BodyError::Io)?;
         }
         match &mut self.state {

@@ -1,6 +1,6 @@
 //! HTTP/1.1 connections on monoio: reading request heads with `proto`'s parser, streaming
 //! request bodies, writing responses (blob bodies with `sendfile(2)`), keep-alive, pipelining,
-//! `100 Continue` and idle timeouts. What a request means is the [`Service`]'s business.
+//! `100 Continue`, and idle, head and write-stall timeouts. What a request means is the [`Service`]'s business.
 
 mod body;
 mod connection;
@@ -9,7 +9,7 @@ mod response;
 mod sendfile;
 
 pub use body::{BodyError, BodyReader};
-pub use connection::serve_connection;
+pub use connection::{ConnectionTimeouts, serve_connection};
 pub use request::RequestHead;
 pub use response::{FilePart, Response, ResponseBody};
 

@@ -1,17 +1,21 @@
 //! Responses: status, header fields and a body that is nothing, bytes, or a range of a blob file
-//! sent with `sendfile(2)`; and writing them with `proto`'s head writer.
+//! sent with `sendfile(2)`; and writing them with `proto`'s head writer, each write given the
+//! stall timeout to make progress.
 
 use std::io;
+use std::time::Duration;
 
 use monoio::buf::IoBuf;
-use monoio::io::AsyncWriteRentExt;
+use monoio::io::AsyncWriteRent;
 use monoio::net::TcpStream;
 use proto::http1::date::{DateCache, now_unix_seconds};
 use proto::http1::response::HeadWriter;
 use storage_engine::BlobFile;
 
 use crate::http::sendfile::send_file;
-use crate::limits::{RESPONSE_COALESCE_BYTES_MAX, RESPONSE_HEAD_BYTES_MAX};
+use crate::limits::{
+    RESPONSE_COALESCE_BYTES_MAX, RESPONSE_HEAD_BYTES_MAX, WRITE_INTERRUPTIONS_MAX,
+};
 
 /// What follows the head.
 #[derive(Debug)]
@@ -55,6 +59,10 @@ pub struct Response {
     pub close: bool,
     /// The OCI error code of an error response, for the log.
     pub error_code: Option<&'static str>,
+    /// What went wrong inside the server, paths included, for the log only: the client's body
+    /// says it without the paths (see `registry::errors`). Behind one thin pointer: rare, and
+    /// every response carries the field, so it must not grow them.
+    pub error_detail: Option<Box<Box<str>>>,
 }
 
 impl Response {
@@ -65,6 +73,7 @@ impl Response {
             body: ResponseBody::Empty,
             close: false,
             error_code: None,
+            error_detail: None,
         }
     }
 
@@ -131,8 +140,11 @@ pub(crate) fn response_buffer() -> Vec<u8> {
 
 /// Writes `response`; `keep_alive` false adds `Connection: close`, and true for an HTTP/1.0
 /// request adds `Connection: keep-alive` (an HTTP/1.0 client closes otherwise, or waits for the
-/// close to find the end of a body). The head is written into `buffer` (from
-/// [`response_buffer`]), which is handed back whatever the outcome.
+/// close to find the end of a body). Every write call, `sendfile` wait included, fails with
+/// [`io::ErrorKind::TimedOut`] when the client takes no byte for `stall_timeout`, so a client
+/// that stops reading cannot hold the connection and its blob file forever. The head is written
+/// into `buffer` (from [`response_buffer`]), which is handed back unless a write stalled (then
+/// the cancelled write still owns it, and the caller closes the connection).
 pub(crate) async fn write_response(
     stream: &mut TcpStream,
     date: &mut DateCache,
@@ -140,6 +152,7 @@ pub(crate) async fn write_response(
     keep_alive: bool,
     http_1_0: bool,
     buffer: &mut Vec<u8>,
+    stall_timeout: Duration,
 ) -> io::Result<()> {
     assert_eq!(
         buffer.len(),
@@ -179,18 +192,20 @@ pub(crate) async fn write_response(
         }
         body => body,
     };
-    let (result, slice) = stream.write_all(head.slice(0..end)).await;
-    *buffer = slice.into_inner();
+    let (result, slice) = write_all(stream, head.slice(0..end), stall_timeout).await;
+    if let Some(slice) = slice {
+        *buffer = slice.into_inner();
+    }
     result?;
     match body {
         ResponseBody::Empty | ResponseBody::HeadOnly { .. } => Ok(()),
-        ResponseBody::Bytes(bytes) => write_all(stream, bytes).await,
+        ResponseBody::Bytes(bytes) => write_all(stream, bytes, stall_timeout).await.0,
         ResponseBody::File {
             file,
             offset,
             length,
         } => {
-            let result = send_file(stream, &file, offset, length).await;
+            let result = send_file(stream, &file, offset, length, stall_timeout).await;
             file.close().await;
             result
         }
@@ -201,9 +216,10 @@ pub(crate) async fn write_response(
         } => {
             let mut result = Ok(());
             for part in parts {
-                result = write_all(stream, part.preamble).await;
+                result = write_all(stream, part.preamble, stall_timeout).await.0;
                 if result.is_ok() {
-                    result = send_file(stream, &file, part.offset, part.length).await;
+                    result =
+                        send_file(stream, &file, part.offset, part.length, stall_timeout).await;
                 }
                 if result.is_err() {
                     break;
@@ -211,12 +227,57 @@ pub(crate) async fn write_response(
             }
             file.close().await;
             result?;
-            write_all(stream, epilogue).await
+            write_all(stream, epilogue, stall_timeout).await.0
         }
     }
 }
 
-async fn write_all(stream: &mut TcpStream, bytes: Vec<u8>) -> io::Result<()> {
-    let (result, _) = stream.write_all(bytes).await;
-    result.map(drop)
+/// Writes all of `bytes`, giving each write call `stall_timeout` to take at least one byte: a
+/// slow reader that keeps reading gets everything however long it takes, one that stops reading
+/// is cut off. Hands `bytes` back, except after a stall: the dropped write is cancelled in the
+/// kernel (monoio's `async-cancel`) and its operation keeps the buffer until the ring lets go.
+pub(crate) async fn write_all<T: IoBuf + 'static>(
+    stream: &mut TcpStream,
+    bytes: T,
+    stall_timeout: Duration,
+) -> (io::Result<()>, Option<T>) {
+    let total = bytes.bytes_init();
+    let mut bytes = bytes;
+    let mut written = 0usize;
+    let mut interrupted = 0u32;
+    // Each pass writes at least one byte, returns, or counts an interruption (bounded).
+    while written < total {
+        let write = stream.write(bytes.slice(written..total));
+        let Ok((result, slice)) = monoio::time::timeout(stall_timeout, write).await else {
+            return (Err(stalled()), None);
+        };
+        bytes = slice.into_inner();
+        match result {
+            Ok(0) => {
+                let error = io::Error::new(io::ErrorKind::WriteZero, "the socket took no byte");
+                return (Err(error), Some(bytes));
+            }
+            Ok(count) => {
+                written += count;
+                interrupted = 0;
+            }
+            Err(error)
+                if error.kind() == io::ErrorKind::Interrupted
+                    && interrupted < WRITE_INTERRUPTIONS_MAX =>
+            {
+                interrupted += 1;
+            }
+            Err(error) => return (Err(error), Some(bytes)),
+        }
+    }
+    assert_eq!(written, total, "a write never takes more than it is given");
+    (Ok(()), Some(bytes))
+}
+
+/// The error of a write that made no progress within the stall timeout.
+pub(crate) fn stalled() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the client took no response byte within the idle timeout",
+    )
 }

@@ -2,22 +2,26 @@
 //! cache to the socket without a copy through user space; a buffered copy elsewhere.
 
 use std::io;
+use std::time::Duration;
 
 use monoio::net::TcpStream;
 use storage_engine::BlobFile;
 
+/// Sends `length` bytes of `file` from `offset`; fails with [`io::ErrorKind::TimedOut`] when the
+/// socket takes no byte for `stall_timeout` (a client that stopped reading).
 #[cfg(target_os = "linux")]
 pub(crate) async fn send_file(
     stream: &mut TcpStream,
     file: &BlobFile,
     offset: u64,
     length: u64,
+    stall_timeout: Duration,
 ) -> io::Result<()> {
     use std::os::fd::AsRawFd;
 
     let socket = stream.as_raw_fd();
     let restore = NonBlocking::set(socket)?;
-    let result = send_range(stream, socket, file, offset, length).await;
+    let result = send_range(stream, socket, file, offset, length, stall_timeout).await;
     restore.restore()?;
     result
 }
@@ -29,16 +33,19 @@ async fn send_range(
     file: &BlobFile,
     offset: u64,
     length: u64,
+    stall_timeout: Duration,
 ) -> io::Result<()> {
     use std::os::fd::AsRawFd;
 
+    use crate::http::response::stalled;
     use crate::limits::SENDFILE_CALL_BYTES_MAX;
 
     let end = offset
         .checked_add(length)
         .ok_or_else(|| io::Error::other("range past u64"))?;
     let mut position = i64::try_from(offset).map_err(io::Error::other)?;
-    // Each pass sends at least one byte, waits for the socket, or fails.
+    // Each pass sends at least one byte, waits for the socket (at most the stall timeout), or
+    // fails.
     while (position as u64) < end {
         let count = usize::try_from(end - position as u64)
             .unwrap_or(usize::MAX)
@@ -57,7 +64,13 @@ async fn send_range(
         }
         let error = io::Error::last_os_error();
         match error.kind() {
-            io::ErrorKind::WouldBlock => stream.writable(false).await?,
+            io::ErrorKind::WouldBlock => {
+                // A dropped wait is cancelled in the kernel (monoio's `async-cancel`).
+                match monoio::time::timeout(stall_timeout, stream.writable(false)).await {
+                    Ok(ready) => ready?,
+                    Err(_) => return Err(stalled()),
+                }
+            }
             io::ErrorKind::Interrupted => {}
             _ => return Err(error),
         }
@@ -118,9 +131,9 @@ pub(crate) async fn send_file(
     file: &BlobFile,
     offset: u64,
     length: u64,
+    stall_timeout: Duration,
 ) -> io::Result<()> {
-    use monoio::io::AsyncWriteRentExt;
-
+    use crate::http::response::write_all;
     use crate::limits::CONNECTION_READ_BYTES;
 
     let end = offset + length;
@@ -139,9 +152,9 @@ pub(crate) async fn send_file(
         }
         let count = count.min(usize::try_from(end - position).unwrap_or(usize::MAX));
         buffer.truncate(count);
-        let (written, returned) = stream.write_all(buffer).await;
-        buffer = returned;
+        let (written, returned) = write_all(stream, buffer, stall_timeout).await;
         written?;
+        buffer = returned.expect("a write that did not stall hands its buffer back");
         position += count as u64;
     }
     Ok(())

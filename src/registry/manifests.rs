@@ -121,6 +121,19 @@ pub(super) async fn put(
     let _owner = registry.owner.lock().await;
     let mut store = registry.store.borrow_mut();
     let disk = store.disk().clone();
+    // A first push is checked before its repository is created, so a refused one leaves
+    // nothing behind (the catalog would list an empty repository otherwise).
+    if store.repository(name.as_str()).is_none() {
+        if let Err(error) = store.check_new_repository_name(name) {
+            return error_response(error.error_code(), &error.to_string());
+        }
+        if let Err(error) = store
+            .check_manifest_for_new_repository(name, reference, content_type, &bytes)
+            .await
+        {
+            return error_response(error.error_code(), &error.to_string());
+        }
+    }
     let repository = match store.create_repository(name).await {
         Ok(repository) => repository,
         Err(error) => return error_response(error.error_code(), &error.to_string()),

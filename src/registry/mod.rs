@@ -125,8 +125,22 @@ impl Registry {
     }
 }
 
+/// The methods some route implements. Any other method, known to HTTP or not, is answered 501
+/// whatever the path (RFC 9110 section 9.1); one of these on a route that does not take it is
+/// answered 405 with `Allow`.
+const METHODS_IMPLEMENTED: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+
 impl Service for Registry {
     async fn call(&self, head: &RequestHead, body: &mut BodyReader<'_>) -> Response {
+        if !METHODS_IMPLEMENTED.contains(&head.method.as_str()) {
+            let response = error_response_with_status(
+                ErrorCode::Unsupported,
+                501,
+                "the method is not implemented",
+            );
+            log_request(head, &response);
+            return with_version(response);
+        }
         let path = match decode_path(head) {
             Ok(path) => path,
             Err(response) => return with_version(response),
@@ -163,6 +177,7 @@ impl Service for Registry {
                 if !self.options.deletes_allowed =>
             {
                 error_response_with_status(ErrorCode::Unsupported, 405, "deletes are disabled")
+                    .header("Allow", allowed_methods(route, false))
             }
             (Route::Manifest { name, reference }, "GET" | "HEAD") => {
                 manifests::read(self, head, name, reference).await
@@ -173,10 +188,41 @@ impl Service for Registry {
             | (Route::Blob { name, .. }, "DELETE") => {
                 self.on_owner(name.as_str(), head, None).await
             }
-            _ => Response::new(405),
+            // No extension is served: the path names nothing, whatever the method.
+            (Route::Extension { .. }, _) => {
+                error_response_with_status(ErrorCode::Unsupported, 404, "no such extension")
+            }
+            // RFC 9110 section 15.5.6: a 405 lists the methods the target takes.
+            _ => error_response_with_status(
+                ErrorCode::Unsupported,
+                405,
+                "the route does not take this method",
+            )
+            .header(
+                "Allow",
+                allowed_methods(route, self.options.deletes_allowed),
+            ),
         };
         log_request(head, &response);
         with_version(response)
+    }
+}
+
+/// The methods `route` takes, for the `Allow` field of a 405; the match in
+/// [`Registry::call`] is the authority, and this list follows it.
+fn allowed_methods(route: Route<'_>, deletes_allowed: bool) -> &'static str {
+    match (route, deletes_allowed) {
+        (Route::ApiVersion, _) => "GET, HEAD",
+        (Route::Catalog | Route::Discover | Route::Tags { .. } | Route::Referrers { .. }, _) => {
+            "GET"
+        }
+        (Route::Manifest { .. }, true) => "GET, HEAD, PUT, DELETE",
+        (Route::Manifest { .. }, false) => "GET, HEAD, PUT",
+        (Route::Blob { .. }, true) => "GET, HEAD, DELETE",
+        (Route::Blob { .. }, false) => "GET, HEAD",
+        (Route::UploadStart { .. }, _) => "POST",
+        (Route::Upload { .. }, _) => "GET, PATCH, PUT, DELETE",
+        (Route::Extension { .. }, _) => unreachable!("extensions answer 404 for every method"),
     }
 }
 
@@ -185,7 +231,11 @@ fn log_request(head: &RequestHead, response: &Response) {
     let (method, path, status) = (head.method.as_str(), head.path.as_str(), response.status);
     let code = response.error_code.unwrap_or("");
     if status >= 500 {
-        tracing::error!(method, path, status, code, "request failed");
+        let detail = response
+            .error_detail
+            .as_deref()
+            .map_or("", |detail| &**detail);
+        tracing::error!(method, path, status, code, detail, "request failed");
     } else if status == 404 && method == "HEAD" {
         // Clients ask "is it there?" with HEAD before every push of a blob or manifest; a
         // miss is the normal answer, not a refusal worth a warning.
@@ -270,6 +320,7 @@ async fn handle_owned(registry: &Registry, head: &RequestHead, body: Option<Vec<
 struct Forwarded {
     status: u16,
     error_code: Option<&'static str>,
+    error_detail: Option<Box<Box<str>>>,
     headers: Vec<(&'static str, Vec<u8>)>,
     body: Option<Vec<u8>>,
     head_length: Option<u64>,
@@ -289,6 +340,7 @@ impl Forwarded {
         Forwarded {
             status: response.status,
             error_code: response.error_code,
+            error_detail: response.error_detail.take(),
             headers: response.headers().to_vec(),
             body,
             head_length,
@@ -303,6 +355,7 @@ impl Forwarded {
         }
         response.close = self.close;
         response.error_code = self.error_code;
+        response.error_detail = self.error_detail;
         match (self.body, self.head_length) {
             (Some(bytes), _) => response.body(ResponseBody::Bytes(bytes)),
             (None, Some(length)) => response.body(ResponseBody::HeadOnly { length }),

@@ -194,8 +194,10 @@ pub(super) async fn patch(
     }
     // A body that fails part-way (malformed chunking, a dropped connection) changes nothing:
     // its bytes are never acknowledged, so the next request on the session finds it where the
-    // last good PATCH left it (I6), and the client's status request says so.
+    // last good PATCH left it (I6), and the client's status request says so. The answer waits
+    // for the writes in flight, so none lands after the session is free again.
     if let Err(response) = stream_body(body, &mut upload).await {
+        upload.abandon().await;
         return response;
     }
     match upload.acknowledge().await {
@@ -222,6 +224,8 @@ pub(super) async fn finish(
         Err(response) => return response,
     };
     if let Err(response) = stream_body(body, &mut upload).await {
+        // As for a PATCH: the session stays, and no write of this request outlives it.
+        upload.abandon().await;
         return response;
     }
     match upload.commit(digest).await {

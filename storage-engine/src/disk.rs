@@ -272,6 +272,21 @@ impl Disk {
         Ok(metadata.len())
     }
 
+    /// The size of a regular file and how many names it has (hard links), or `NotFound`.
+    pub async fn file_size_and_links(&self, path: &Path) -> io::Result<(u64, u64)> {
+        let metadata = std::fs::metadata(path)?;
+        if !metadata.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "not a regular file",
+            ));
+        }
+        Ok((
+            metadata.len(),
+            std::os::unix::fs::MetadataExt::nlink(&metadata),
+        ))
+    }
+
     /// Reads a whole small file (an `index.json`, a manifest, a `.state`).
     pub async fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         monoio::fs::read(path).await

@@ -323,7 +323,14 @@ pub(crate) async fn expire_sessions(
                 Err(error) => return Err(IoFailure::new("read upload state", path, error)),
             };
             let orphaned = !names.contains(session.as_str());
-            if expired || orphaned {
+            // Data with more than one name was published by a commit a crash cut before its
+            // clean-up (see `Upload::resume`): the session is finished, never to continue.
+            let published = !orphaned
+                && disk
+                    .file_size_and_links(&data)
+                    .await
+                    .is_ok_and(|(_, links)| links > 1);
+            if expired || orphaned || published {
                 remove_if_present(disk, &data).await?;
                 remove_if_present(disk, &path).await?;
                 removed += 1;

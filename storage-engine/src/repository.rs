@@ -96,6 +96,13 @@ struct ManifestFacts {
     annotations: Option<Annotations>,
 }
 
+/// A manifest body [`Repository::check_manifest`] accepted, with what storing it needs.
+pub(crate) struct CheckedManifest {
+    parsed: proto::oci::ParsedManifest,
+    digest: DigestBuf,
+    facts: ManifestFacts,
+}
+
 /// The reverse references of a repository, built from its manifests' bytes on the first request
 /// that needs them (blob stat or delete, manifest delete, referrers). Reading every manifest at
 /// open would make opening a large root slow (docs/design.md 4.6).
@@ -375,6 +382,61 @@ impl Repository {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<PutManifest, ManifestStoreError> {
+        let CheckedManifest {
+            parsed,
+            digest,
+            facts,
+        } = self
+            .check_manifest(disk, reference, content_type, body)
+            .await?;
+        let mut all_tags: Vec<Tag<'_>> = reference.as_tag().into_iter().collect();
+        for tag in tags {
+            if !all_tags.contains(tag) {
+                all_tags.push(*tag);
+            }
+        }
+
+        self.write_manifest_blob(disk, digest.as_digest(), body)
+            .await
+            .map_err(ManifestStoreError::Io)?;
+        let media_type = parsed.media_type();
+        let size = body.len() as u64;
+        if self
+            .index
+            .put_manifest(digest.as_digest(), media_type, size, &all_tags)
+        {
+            self.write_index(disk)
+                .await
+                .map_err(ManifestStoreError::Io)?;
+        }
+        for tag in &all_tags {
+            self.tags.insert(tag.as_str().to_owned(), digest.clone());
+        }
+        self.manifests.insert(
+            digest.clone(),
+            ManifestRecord {
+                media_type: media_type.to_owned(),
+                size,
+            },
+        );
+        let subject = facts.subject.clone();
+        if let Some(details) = &mut self.details {
+            details.remove(&digest);
+            details.add(&digest, facts);
+        }
+        Ok(PutManifest { digest, subject })
+    }
+
+    /// Everything [`Repository::put_manifest`] refuses a body for, with nothing written: the
+    /// body is validated, its digest checked against a digest reference, and every blob and
+    /// child manifest it names must be in the repository.
+    pub(crate) async fn check_manifest(
+        &self,
+        disk: &Disk,
+        reference: Reference<'_>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<CheckedManifest, ManifestStoreError> {
         let parsed = parse_manifest(content_type, body).map_err(ManifestStoreError::Invalid)?;
         let algorithm = reference
             .as_digest()
@@ -412,42 +474,11 @@ impl Repository {
         {
             return Err(ManifestStoreError::ChildManifestUnknown(child.clone()));
         }
-        let mut all_tags: Vec<Tag<'_>> = reference.as_tag().into_iter().collect();
-        for tag in tags {
-            if !all_tags.contains(tag) {
-                all_tags.push(*tag);
-            }
-        }
-
-        self.write_manifest_blob(disk, digest.as_digest(), body)
-            .await
-            .map_err(ManifestStoreError::Io)?;
-        let media_type = parsed.media_type();
-        let size = body.len() as u64;
-        if self
-            .index
-            .put_manifest(digest.as_digest(), media_type, size, &all_tags)
-        {
-            self.write_index(disk)
-                .await
-                .map_err(ManifestStoreError::Io)?;
-        }
-        for tag in &all_tags {
-            self.tags.insert(tag.as_str().to_owned(), digest.clone());
-        }
-        self.manifests.insert(
-            digest.clone(),
-            ManifestRecord {
-                media_type: media_type.to_owned(),
-                size,
-            },
-        );
-        let subject = facts.subject.clone();
-        if let Some(details) = &mut self.details {
-            details.remove(&digest);
-            details.add(&digest, facts);
-        }
-        Ok(PutManifest { digest, subject })
+        Ok(CheckedManifest {
+            parsed,
+            digest,
+            facts,
+        })
     }
 
     /// Removes a tag; the manifest stays (4.5).

@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
 
-use proto::oci::{Algorithm, Digest, RepositoryName};
+use proto::oci::{Algorithm, Digest, Reference, RepositoryName};
 
 use crate::blob;
 use crate::disk::Disk;
-use crate::error::{BlobError, IoFailure, OpenError, RepositoryError, UploadError};
+use crate::error::{
+    BlobError, IoFailure, ManifestStoreError, OpenError, RepositoryError, UploadError,
+};
 use crate::index::RepositoryIndex;
 use crate::layout::{SessionId, blobstore_blob};
 use crate::open::{
@@ -130,6 +132,40 @@ impl Store {
             .expect("present or just inserted"))
     }
 
+    /// Refuses a name [`Store::create_repository`] would refuse as colliding with the storage's
+    /// folders or files (invariant I11), without creating anything.
+    pub fn check_new_repository_name(
+        &self,
+        name: RepositoryName<'_>,
+    ) -> Result<(), RepositoryError> {
+        self.check_collision(name)
+    }
+
+    /// Refuses a manifest put to repository `name`, which does not exist yet, for exactly what
+    /// [`Repository::put_manifest`] would refuse it for, without creating anything: a refused
+    /// first push leaves no empty repository behind.
+    pub async fn check_manifest_for_new_repository(
+        &self,
+        name: RepositoryName<'_>,
+        reference: Reference<'_>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), ManifestStoreError> {
+        assert!(
+            !self.repositories.contains_key(name.as_str()),
+            "only a repository that does not exist is checked this way"
+        );
+        // An empty repository where the new one would be: its blob paths do not exist, so
+        // every blob the manifest names is unknown, as it would be after creating it.
+        let paths = self.root_for(name.as_str()).repository(name);
+        let empty = Repository::from_index(name.as_str(), paths, None)
+            .expect("an empty index always builds");
+        empty
+            .check_manifest(&self.disk, reference, content_type, body)
+            .await
+            .map(drop)
+    }
+
     async fn create_on_disk(
         &self,
         name: RepositoryName<'_>,
@@ -185,8 +221,9 @@ impl Store {
             })
     }
 
-    /// Invariant I11: a repository folder never lies inside another's `blobs/`, and a repository
-    /// is not created where another repository's folders already are.
+    /// Invariant I11: a repository folder never lies inside another's `blobs/`, a repository is
+    /// not created where another repository's folders already are, and no folder of a name is
+    /// an existing file.
     fn check_collision(&self, name: RepositoryName<'_>) -> Result<(), RepositoryError> {
         let root = self.root_for(name.as_str());
         let mut folder = root.directory().to_path_buf();
@@ -205,6 +242,20 @@ impl Store {
                 });
             }
             folder.push(component);
+            // A file where a folder of the name belongs (a repository's index.json or
+            // oci-layout, zot's cache.db): the folder cannot be made, and that is the name's
+            // fault, not an I/O failure.
+            if std::fs::metadata(&folder).is_ok_and(|metadata| !metadata.is_dir()) {
+                return Err(RepositoryError::NameCollision {
+                    detail: format!(
+                        "{} is a file, not a folder",
+                        folder
+                            .strip_prefix(root.directory())
+                            .unwrap_or(&folder)
+                            .display()
+                    ),
+                });
+            }
             previous_is_repository = folder.join("oci-layout").is_file();
         }
         let blobs = folder.join("blobs");

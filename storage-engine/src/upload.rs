@@ -235,13 +235,20 @@ impl Upload {
         let Some(hasher) = StreamHasher::deserialize(state.algorithm, &state.hasher_state) else {
             return Err(discard().await);
         };
-        let length = match disk.file_size(&data_path).await {
-            Ok(length) => length,
+        let (length, links) = match disk.file_size_and_links(&data_path).await {
+            Ok(found) => found,
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 return Err(discard().await);
             }
             Err(error) => return Err(io_failure("stat upload", &data_path, error)),
         };
+        if links > 1 {
+            // The commit linked these bytes into `blobs/` (or `_blobstore`) and a crash cut it
+            // before it removed the session: the data file IS the blob now. Continuing would
+            // truncate or append to a published blob (I12), so the session is over; its names
+            // go, the blob's stay.
+            return Err(discard().await);
+        }
         if length < state.offset {
             return Err(UploadError::StateDamaged {
                 detail: format!(
@@ -372,6 +379,17 @@ impl Upload {
             self.write_state().await?;
         }
         Ok(self.size)
+    }
+
+    /// Leaves the session at its last acknowledged offset after a request that failed part-way
+    /// (a broken or dropped body): waits for the writes still in flight, then lets the lock go.
+    /// Dropping the upload instead would unlock at once while a spawned write still runs; the
+    /// next request on the session truncates to the offset and writes there, and the late write
+    /// could land over its bytes, which the hasher never saw (I1).
+    pub async fn abandon(mut self) {
+        while let Some((task, _)) = self.in_flight.pop_front() {
+            let _ = task.await;
+        }
     }
 
     /// Deletes the session and its bytes.

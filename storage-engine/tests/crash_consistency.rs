@@ -28,6 +28,7 @@ use proto::oci::{Algorithm, Digest, Reference, RepositoryName, Tag};
 use storage_engine::hasher::{StreamHasher, digest_of};
 use storage_engine::index::RepositoryIndex;
 use storage_engine::invariants::{CheckOptions, Invariant, check_root};
+use storage_engine::layout::blobstore_blob;
 use storage_engine::upload_state::UploadState;
 use storage_engine::{
     BlobFile, Disk, FaultPlan, Resumable, SessionId, Store, StoreConfig, Upload, UploadError,
@@ -329,6 +330,9 @@ struct Model {
     blobs: BTreeMap<(String, String), Option<Vec<u8>>>,
     /// Upload sessions by the test's key; no entry when there is none.
     sessions: BTreeMap<&'static str, SessionFact>,
+    /// Digests of the tracked blobs whose bytes are in the dedupe store (`_blobstore`):
+    /// observed only.
+    deduplicated: BTreeSet<String>,
 }
 
 impl Model {
@@ -508,9 +512,13 @@ fn compare(observed: &Model, before: &Model, after: &Model) -> Result<(), String
         let allowed = |model: &Model| match (model.sessions.get(key), seen) {
             (None, None) => true,
             (Some(SessionFact::At(expected)), Some(SessionFact::At(offset))) => expected == offset,
+            // The commit published the blob, or got as far as linking the session's bytes into
+            // the dedupe store: that session can never continue (its data file is the blob's
+            // now), so it is unknown and the client uploads again.
             (Some(SessionFact::Committed { repository, digest }), None) => {
                 let key = (repository.to_string(), digest.clone());
                 observed.blobs.get(&key).is_some_and(Option::is_some)
+                    || observed.deduplicated.contains(digest)
             }
             _ => false,
         };
@@ -668,11 +676,35 @@ async fn execute(run: &mut Run, op: &Op, retry_after: Option<&Model>) -> Result<
                         .map_err(|e| error(&e))?;
                 }
                 // The crash came after the blob was published and the session removed: the
-                // client's retried PUT finds no session, and the blob must be there.
+                // client's retried PUT finds no session, and the blob must be there. Or it came
+                // after the bytes were linked into the dedupe store and before the repository
+                // had them: the session is over (its data is the store's blob) and the client,
+                // told the session is unknown, uploads the blob again.
                 None if retry_after.is_some() => {
                     let present =
                         read_blob(&run.store, plan.repository, blob_digest.as_str()).await;
-                    if present.as_deref() != Some(&plan.content[..]) {
+                    let deduplicated = retry_after.is_some_and(|observed| {
+                        observed.deduplicated.contains(blob_digest.as_str())
+                    });
+                    if present.is_none() && deduplicated {
+                        let mut upload = Upload::create(
+                            run.store.root(),
+                            run.store.disk(),
+                            name(plan.repository),
+                            Algorithm::Sha256,
+                            Resumable::No,
+                        )
+                        .await
+                        .map_err(|e| error(&e))?;
+                        upload
+                            .append(plan.content.clone())
+                            .await
+                            .map_err(|e| error(&e))?;
+                        upload
+                            .commit(blob_digest.as_digest())
+                            .await
+                            .map_err(|e| error(&e))?;
+                    } else if present.as_deref() != Some(&plan.content[..]) {
                         return Err(format!(
                             "{}: the session is gone but the blob is not committed",
                             op.label()
@@ -887,6 +919,10 @@ async fn observe(run: &mut Run, models: [&Model; 2]) -> Result<Model, String> {
         observed
             .blobs
             .insert((repository.clone(), blob_digest.clone()), content);
+        let parsed = Digest::parse(blob_digest).expect("the test's digests are valid");
+        if blobstore_blob(run.store.root().directory(), parsed).is_file() {
+            observed.deduplicated.insert(blob_digest.clone());
+        }
     }
     let session_keys: BTreeSet<&'static str> = models
         .iter()

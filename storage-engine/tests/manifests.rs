@@ -588,6 +588,23 @@ fn names_that_collide_with_storage_folders_are_refused() {
         assert_eq!(error.error_code(), ErrorCode::NameInvalid, "{error}");
         let error = store.create_repository(name("a/blobs")).await.unwrap_err();
         assert_eq!(error.error_code(), ErrorCode::NameInvalid, "{error}");
+        // A repository's files, and any other file under the root, are no folders to create
+        // a repository in: refused as names, not failed as I/O, and nothing is created.
+        std::fs::write(root.join("data/cache.db"), b"zot's").unwrap();
+        for colliding in ["a/index.json", "a/oci-layout", "a/index.json/x", "cache.db"] {
+            let error = store.create_repository(name(colliding)).await.unwrap_err();
+            assert_eq!(
+                error.error_code(),
+                ErrorCode::NameInvalid,
+                "{colliding}: {error}"
+            );
+            assert!(
+                !error.to_string().contains(root.to_str().unwrap()),
+                "{colliding}: the detail names no server path: {error}"
+            );
+        }
+        std::fs::remove_file(root.join("data/cache.db")).unwrap();
+        assert!(root.join("data/a/index.json").is_file());
         // Nested repositories under a repository are fine.
         store.create_repository(name("a/b")).await.unwrap();
         assert!(root.join("data/a/b/oci-layout").is_file());

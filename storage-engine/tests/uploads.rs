@@ -5,6 +5,7 @@ mod common;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use common::{bytes, on_both_drivers};
@@ -325,6 +326,42 @@ fn one_request_at_a_time_holds_a_session() {
 }
 
 #[test]
+fn an_abandoned_upload_has_no_write_left_when_the_next_request_takes_it() {
+    on_both_drivers(|_, root| async move {
+        let mut store = open(&root, false).await;
+        store.create_repository(name("repo")).await.unwrap();
+        let mut upload = store
+            .start_upload(name("repo"), Algorithm::Sha256, Resumable::Yes)
+            .await
+            .unwrap();
+        upload.append(b"abc".to_vec()).await.unwrap();
+        upload.acknowledge().await.unwrap();
+        let session = upload.session().clone();
+        let data_file = root.join("data/repo/.uploads").join(session.as_str());
+        // A request whose body then breaks: its writes are in flight, never acknowledged.
+        let unacknowledged = bytes(3, 4 << 20);
+        upload.append(unacknowledged.clone()).await.unwrap();
+        upload.append(unacknowledged).await.unwrap();
+        upload.abandon().await;
+        // Every write landed before the session was free: the garbage is all there (I6), and
+        // nothing can land over the next request's bytes.
+        assert_eq!(
+            std::fs::metadata(&data_file).unwrap().len(),
+            3 + 2 * (4 << 20)
+        );
+        let mut next = store.resume_upload(name("repo"), &session).await.unwrap();
+        assert_eq!(next.size(), 3);
+        next.append(b"def".to_vec()).await.unwrap();
+        let digest = digest_of(Algorithm::Sha256, b"abcdef");
+        next.commit(digest.as_digest()).await.unwrap();
+        assert_eq!(
+            std::fs::read(blob_path(&root, "repo", digest.as_str())).unwrap(),
+            b"abcdef"
+        );
+    });
+}
+
+#[test]
 fn a_cancelled_upload_leaves_nothing() {
     on_both_drivers(|_, root| async move {
         let mut store = open(&root, false).await;
@@ -589,5 +626,132 @@ fn deleting_a_deduplicated_blob_everywhere_gives_its_space_back() {
         );
         let error = store.delete_blob(name("nobody"), parsed).await.unwrap_err();
         assert!(matches!(error, BlobError::RepositoryUnknown), "{error:?}");
+    });
+}
+
+/// The chunked upload of the test below, up to its commit: `acknowledged` is acknowledged,
+/// `tail` is the commit request's own bytes (appended, never acknowledged), and the commit may
+/// be cut by `disk`'s fault plan. Returns the session and the root.
+async fn upload_and_commit(
+    directory: &Path,
+    dedupe: bool,
+    disk: Disk,
+    acknowledged: &[u8],
+    tail: &[u8],
+) -> (storage_engine::SessionId, Arc<storage_engine::Root>) {
+    let mut config = StoreConfig::new(directory.to_path_buf());
+    config.dedupe = dedupe;
+    let mut store = Store::open(config, disk).await.unwrap();
+    store.create_repository(name("repo")).await.unwrap();
+    let mut upload = store
+        .start_upload(name("repo"), Algorithm::Sha256, Resumable::Yes)
+        .await
+        .unwrap();
+    upload.append(acknowledged.to_vec()).await.unwrap();
+    upload.acknowledge().await.unwrap();
+    upload.append(tail.to_vec()).await.unwrap();
+    let whole = [acknowledged, tail].concat();
+    // With a fault plan this fails at the crash step; everything after it fails too.
+    let _ = upload
+        .commit(digest_of(Algorithm::Sha256, &whole).as_digest())
+        .await;
+    let session = upload.session().clone();
+    drop(upload);
+    (session, Arc::clone(store.root()))
+}
+
+/// A commit links the session's data file into `blobs/` (and `_blobstore`) before it removes the
+/// session. A crash in between leaves a session whose data file IS a published blob: continuing
+/// it would truncate that blob back to the acknowledged offset and append to it (I12), which the
+/// SIGKILL test (tests/crash_kill.rs) caught as a blob that no longer hashed to its name. Cut
+/// the commit at every step: the session must then be unknown (or, cut before any link, continue
+/// at its acknowledged offset), and every blob must still hash to its name.
+#[test]
+fn a_commit_cut_after_publishing_never_continues_its_session() {
+    on_both_drivers(|_, root| async move {
+        let acknowledged = bytes(11, 70_000);
+        let tail = bytes(12, 5_000);
+        let more = bytes(13, 3_000);
+        for dedupe in [false, true] {
+            // Steps before the commit, and the commit's own.
+            let plan = FaultPlan::counting();
+            let counting = root.join(format!("counting-{dedupe}"));
+            let disk = Disk::with_faults(Rc::clone(&plan));
+            let before_commit = {
+                let mut config = StoreConfig::new(counting.clone());
+                config.dedupe = dedupe;
+                let mut store = Store::open(config, disk.clone()).await.unwrap();
+                store.create_repository(name("repo")).await.unwrap();
+                let mut upload = store
+                    .start_upload(name("repo"), Algorithm::Sha256, Resumable::Yes)
+                    .await
+                    .unwrap();
+                upload.append(acknowledged.clone()).await.unwrap();
+                upload.acknowledge().await.unwrap();
+                upload.append(tail.clone()).await.unwrap();
+                let steps = plan.steps_taken();
+                let whole = [&acknowledged[..], &tail[..]].concat();
+                upload
+                    .commit(digest_of(Algorithm::Sha256, &whole).as_digest())
+                    .await
+                    .unwrap();
+                steps
+            };
+            let total = plan.steps_taken();
+            assert!(total > before_commit + 2, "the commit takes steps");
+            let mut continued = 0;
+            let mut ended = 0;
+            for step in before_commit..total {
+                let directory = root.join(format!("crash-{dedupe}-{step}"));
+                let disk = Disk::with_faults(FaultPlan::crash_at(step));
+                let (session, crashed_root) =
+                    upload_and_commit(&directory, dedupe, disk, &acknowledged, &tail).await;
+                // Continued by a running server that never restarted (a commit that failed
+                // after its link, then a retried PATCH), then after a restart's open.
+                for restarted in [false, true] {
+                    let resumed = if restarted {
+                        let mut config = StoreConfig::new(directory.clone());
+                        config.dedupe = dedupe;
+                        let store = Store::open(config, Disk::new()).await.unwrap();
+                        store.resume_upload(name("repo"), &session).await
+                    } else {
+                        storage_engine::Upload::resume(
+                            &crashed_root,
+                            &Disk::new(),
+                            name("repo"),
+                            &session,
+                        )
+                        .await
+                    };
+                    match resumed {
+                        Ok(mut upload) => {
+                            assert_eq!(upload.size(), acknowledged.len() as u64, "step {step}");
+                            upload.append(more.clone()).await.unwrap();
+                            let whole = [&acknowledged[..], &more[..]].concat();
+                            upload
+                                .commit(digest_of(Algorithm::Sha256, &whole).as_digest())
+                                .await
+                                .unwrap();
+                            continued += 1;
+                        }
+                        Err(UploadError::SessionUnknown) => ended += 1,
+                        Err(error) => panic!("step {step}: {error:?}"),
+                    }
+                    let report = storage_engine::invariants::check_root(
+                        &directory,
+                        &storage_engine::invariants::CheckOptions { hash_blobs: true },
+                    );
+                    assert!(
+                        report.is_clean(),
+                        "dedupe {dedupe}, crash at step {step}, restarted {restarted}:\n{report}"
+                    );
+                }
+            }
+            // Both outcomes happen: the cut before any link continues, the cut after ends.
+            assert!(
+                continued > 0 && ended > 0,
+                "{continued} continued, {ended} ended"
+            );
+        }
     });
 }

@@ -30,6 +30,12 @@ pub struct ServeConfig {
     pub http_extra: String,
     /// More members of the `runtime` object, as JSON text starting with a comma, or empty.
     pub runtime_extra: String,
+    /// The `zot` executable: this test build's (`CARGO_BIN_EXE_zot`) when `None`, else for
+    /// example [`release_binary`]'s.
+    pub binary: Option<PathBuf>,
+    /// Runs the server as this user and group id (the tests run as root): permission errors
+    /// only happen to a process without root's override.
+    pub user: Option<u32>,
 }
 
 impl ServeConfig {
@@ -43,8 +49,41 @@ impl ServeConfig {
             port: 0,
             http_extra: String::new(),
             runtime_extra: String::new(),
+            binary: None,
+            user: None,
         }
     }
+}
+
+/// The release build of `binary` from package `package`, built on first use with the cargo that
+/// builds these tests (a no-op when `scripts/test` built it already). Tests that measure or
+/// race the server (crashes, soak) use it: the optimised code is what users run, and its timing
+/// differs from the debug build's.
+pub fn release_binary(package: &str, binary: &str) -> PathBuf {
+    // The release folder beside this test build's profile folder (`target/debug`).
+    let test_build = PathBuf::from(env!("CARGO_BIN_EXE_zot"));
+    let profile_folder = test_build.parent().expect("the binary has a folder");
+    let executable = profile_folder
+        .parent()
+        .expect("the profile folder has a target folder")
+        .join("release")
+        .join(binary);
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--locked", "--quiet", "-p", package])
+        .args(["--bin", binary])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(
+        status.success(),
+        "cargo build --release -p {package} failed"
+    );
+    assert!(
+        executable.is_file(),
+        "no release build at {}",
+        executable.display()
+    );
+    executable
 }
 
 /// A running `zot serve`. Dropping it kills the process, so a failing test leaves none behind;
@@ -111,7 +150,7 @@ pub fn serve_config(config: ServeConfig) -> Served {
     let folder = temporary_root("serve", config.driver);
     let guard = RootGuard(folder.clone());
     let (config_path, root) = write_config(&folder, &config);
-    let mut child = spawn_serve(&config_path, Stdio::piped());
+    let mut child = spawn_serve(&config, &config_path, Stdio::piped());
     // stderr carries the "listening on" line, stdout the log (zot's default log.output).
     let (sender, receiver) = channel();
     forward_lines(child.stderr.take().unwrap(), sender.clone());
@@ -144,7 +183,7 @@ pub fn serve_refused(config: ServeConfig) -> (Option<i32>, String) {
     let folder = temporary_root("serve-refused", config.driver);
     let _guard = RootGuard(folder.clone());
     let (config_path, _) = write_config(&folder, &config);
-    let mut child = spawn_serve(&config_path, Stdio::null());
+    let mut child = spawn_serve(&config, &config_path, Stdio::null());
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -161,9 +200,16 @@ pub fn serve_refused(config: ServeConfig) -> (Option<i32>, String) {
     (status.code(), stderr)
 }
 
-/// `zot serve CONFIG` with its stderr piped and its stdout as given.
-fn spawn_serve(config_path: &Path, stdout: Stdio) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_zot"))
+/// `zot serve CONFIG` with its stderr piped and its stdout as given, as `config`'s binary and
+/// user.
+fn spawn_serve(config: &ServeConfig, config_path: &Path, stdout: Stdio) -> Child {
+    let test_build = Path::new(env!("CARGO_BIN_EXE_zot"));
+    let mut command = Command::new(config.binary.as_deref().unwrap_or(test_build));
+    if let Some(user) = config.user {
+        std::os::unix::process::CommandExt::uid(&mut command, user);
+        std::os::unix::process::CommandExt::gid(&mut command, user);
+    }
+    command
         .args(["serve", config_path.to_str().unwrap()])
         .stdout(stdout)
         .stderr(Stdio::piped())
@@ -221,12 +267,9 @@ impl Served {
         }
     }
 
-    /// The server's process id, for reading its `/proc/<pid>/` while it runs.
+    /// The server's process id, to look at its descriptors in `/proc`.
     pub fn pid(&self) -> u32 {
-        self.child
-            .as_ref()
-            .expect("the server runs until stop or kill consumes it")
-            .id()
+        self.child.as_ref().expect("still running").id()
     }
 
     /// `host:port` as clients name the registry.

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use storage_engine::{Disk, Store, StoreConfig};
-use zot::http::serve_connection;
+use zot::http::{ConnectionTimeouts, serve_connection};
 use zot::registry::{Registry, RegistryOptions};
 
 /// Each test server gets its own root folder.
@@ -88,13 +88,12 @@ pub fn start_registry_with(
             let (stream, _) = listener.accept().await.unwrap();
             let registry = std::rc::Rc::clone(&registry);
             monoio::spawn(async move {
-                serve_connection(
-                    stream,
-                    &*registry,
-                    Duration::from_secs(30),
-                    &zot::runtime::Draining::new(),
-                )
-                .await;
+                let timeouts = ConnectionTimeouts {
+                    idle: Duration::from_secs(30),
+                    ..ConnectionTimeouts::default()
+                };
+                serve_connection(stream, &*registry, timeouts, &zot::runtime::Draining::new())
+                    .await;
             });
         }
     });

@@ -312,10 +312,14 @@ impl ChunkedDecoder {
                     _ => return Err(ChunkedError::LineEnding),
                 }
             }
-            State::FinalLineFeed => match byte {
-                b'\n' => State::Done,
-                _ => return Err(ChunkedError::LineEnding),
-            },
+            // The final CRLF belongs to the trailer section: its LF counts like its CR did.
+            State::FinalLineFeed => {
+                self.count_trailer_byte()?;
+                match byte {
+                    b'\n' => State::Done,
+                    _ => return Err(ChunkedError::LineEnding),
+                }
+            }
         };
         Ok(())
     }
