@@ -1,19 +1,17 @@
 //! `zb`, the load generator, against the real `zot serve`: it lists zot's 16 tests in zot's
 //! order, runs every one of them without a failure, reports them in the JSON contract, cleans
-//! up every tag it pushed, and `-t` selects tests by regex.
+//! up every tag it pushed, `-t` selects tests by regex, and `--run-identifier` makes runs
+//! reuse their repositories.
 //!
-//! zb is another package's binary, so Cargo gives no `CARGO_BIN_EXE_zb` here: the test builds
-//! it with the same Cargo, profile and target folder as `zot`, and runs it from beside `zot`.
+//! zb is another package's binary: `common::binary::zb_binary` builds it beside `zot`.
 
 mod common;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use common::Client;
-use common::binary::serve;
+use common::binary::{serve, zb_binary};
 
 /// zot's zb test names, in zot's order.
 const TEST_NAMES: [&str; 16] = [
@@ -37,27 +35,6 @@ const TEST_NAMES: [&str; 16] = [
 
 /// Small sizes keep the whole suite within seconds.
 const SIZES: &str = "1000,10000,100000";
-
-fn zb_binary() -> &'static PathBuf {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let zot = PathBuf::from(env!("CARGO_BIN_EXE_zot"));
-        let release = zot
-            .parent()
-            .and_then(|folder| folder.file_name())
-            .is_some_and(|name| name == "release");
-        let mut build = Command::new(env!("CARGO"));
-        build.args(["build", "--quiet", "-p", "zb", "--bin", "zb"]);
-        if release {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cargo runs");
-        assert!(status.success(), "building zb failed");
-        let binary = zot.with_file_name("zb");
-        assert!(binary.exists(), "no zb at {}", binary.display());
-        binary
-    })
-}
 
 fn zb(arguments: &[&str]) -> Output {
     let output = Command::new(zb_binary())
@@ -272,4 +249,56 @@ fn zb_runs_against_cncf_distribution_too() {
             "{name}: {test}"
         );
     }
+}
+
+#[test]
+fn zb_runs_with_one_run_identifier_reuse_their_repositories() {
+    let served = serve("auto", 1);
+    let catalog = || {
+        let (status, catalog) = get_json(served.address, "/v2/_catalog");
+        assert_eq!(status, 200);
+        let mut names: Vec<String> = catalog["repositories"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|name| name.as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let arguments = ["-t", "^Push Monolith 1MB$", "--run-identifier", "soak1"];
+    let report = json_run(served.address, &arguments);
+    assert_eq!(report["tests"][0]["completed"], 8, "{report}");
+    let first = catalog();
+    assert_eq!(first.len(), 8, "one repository per push: {first:?}");
+    assert!(
+        first.iter().all(|name| name.starts_with("zb/soak1-")),
+        "{first:?}"
+    );
+    let report = json_run(served.address, &arguments);
+    assert_eq!(report["tests"][0]["completed"], 8, "{report}");
+    assert_eq!(
+        catalog(),
+        first,
+        "the second run pushed to the same repositories"
+    );
+
+    // Anything that would not be a valid part of a repository name is refused.
+    for bad in ["", "Soak", "so/ak", "a23456789abcdefgh"] {
+        let output = Command::new(zb_binary())
+            .args([
+                "--run-identifier",
+                bad,
+                &format!("http://{}", served.address),
+            ])
+            .output()
+            .expect("zb runs");
+        assert_eq!(output.status.code(), Some(2), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("--run-identifier"),
+            "{bad:?}"
+        );
+    }
+    served.stop();
 }

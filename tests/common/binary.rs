@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
@@ -113,6 +114,30 @@ pub fn mode_config((driver, accept): (&'static str, &str), threads: usize) -> Se
         runtime_extra: format!(r#","accept":"{accept}""#),
         ..ServeConfig::new(driver, threads)
     }
+}
+
+/// The `zb` load generator, built once per test binary. zb is another package's binary, so
+/// Cargo gives no `CARGO_BIN_EXE_zb`: it is built with the same Cargo, profile and target folder
+/// as `zot`, and run from beside `zot`.
+pub fn zb_binary() -> &'static PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let zot = PathBuf::from(env!("CARGO_BIN_EXE_zot"));
+        let release = zot
+            .parent()
+            .and_then(|folder| folder.file_name())
+            .is_some_and(|name| name == "release");
+        let mut build = Command::new(env!("CARGO"));
+        build.args(["build", "--quiet", "-p", "zb", "--bin", "zb"]);
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo runs");
+        assert!(status.success(), "building zb failed");
+        let binary = zot.with_file_name("zb");
+        assert!(binary.exists(), "no zb at {}", binary.display());
+        binary
+    })
 }
 
 /// Starts `zot serve` on `threads` cores of `driver` with a fresh root.

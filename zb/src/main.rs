@@ -25,6 +25,8 @@ use suite::{Kind, Shared, Sizes, TESTS, Worker};
 const SOURCE_ADDRESSES_MAX: usize = 1000;
 /// The most concurrent workers.
 const CONCURRENCY_MAX: usize = 10_000;
+/// The longest `--run-identifier`: it is part of every repository name zb pushes to.
+const RUN_IDENTIFIER_BYTES_MAX: usize = 16;
 
 const ABOUT: &str = "zb: a registry benchmark, with the interface, tests and output of zot's zb";
 const DIFFERENCES: &str = "\
@@ -36,6 +38,8 @@ Where this zb differs from zot's zb, and why:
     deduplicates does not get to skip work. --sparse gives zot's blobs: zeros after a random
     first 4 KiB, the same blob for every push of a size.
   * --sizes replaces the 1MB/10MB/100MB sizes (zot's are 1, 10 and 100 MiB); test names stay.
+  * --run-identifier fixes the part of the repository names that is random per run, so that
+    repeated runs push to the same repositories instead of creating new ones each time.
   * Everything is counted: every HTTP answer by status class, errors by message, bytes moved
     (MB/s), and zb's own CPU time, so one can see that zb is not the bottleneck.
   * Requests are written and parsed by the project's own HTTP code on monoio, over keep-alive
@@ -98,6 +102,11 @@ struct Arguments {
     /// Threads the workers run on; default: min(concurrency, cores)
     #[arg(long)]
     threads: Option<usize>,
+    /// Names this run's repositories with this identifier (1 to 16 lowercase letters and
+    /// digits) instead of a random one, so that repeated runs reuse the same repositories: a
+    /// soak test keeps the registry's set of repositories bounded that way
+    #[arg(long)]
+    run_identifier: Option<String>,
 }
 
 /// Everything the threads of a phase share.
@@ -210,8 +219,25 @@ fn run(arguments: Arguments) -> Result<ExitCode, String> {
             .map_err(|error| format!("random bytes: {error}"))
     };
     let (config_bytes, config_digest) = blobs::image_config();
-    let mut run_bytes = [0u8; 4];
-    getrandom::fill(&mut run_bytes).map_err(|error| format!("random bytes: {error}"))?;
+    let run_identifier = match &arguments.run_identifier {
+        Some(identifier) => {
+            let valid = (1..=RUN_IDENTIFIER_BYTES_MAX).contains(&identifier.len())
+                && identifier
+                    .bytes()
+                    .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit());
+            if !valid {
+                return Err(format!(
+                    "--run-identifier must be 1 to {RUN_IDENTIFIER_BYTES_MAX} lowercase letters and digits"
+                ));
+            }
+            identifier.clone()
+        }
+        None => {
+            let mut run_bytes = [0u8; 4];
+            getrandom::fill(&mut run_bytes).map_err(|error| format!("random bytes: {error}"))?;
+            run_bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+        }
+    };
     let run_context = Arc::new(Run {
         shared: Shared {
             sources: [
@@ -222,7 +248,7 @@ fn run(arguments: Arguments) -> Result<ExitCode, String> {
             config_bytes,
             config_digest,
             repository_prefix: arguments.repo.trim_end_matches('/').to_owned(),
-            run_identifier: run_bytes.iter().map(|byte| format!("{byte:02x}")).collect(),
+            run_identifier,
             progress: AtomicUsize::new(0),
         },
         address,
