@@ -22,8 +22,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::RootGuard;
 use common::binary::{ServeConfig, serve_config};
+use common::random::Random;
+use common::{Reply, RootGuard};
 use storage_engine::invariants::{CheckOptions, Invariant, check_root};
 
 const CYCLES_DEFAULT: u64 = 100;
@@ -36,55 +37,6 @@ const OPERATIONS_PER_WORKER_MAX: u64 = 40;
 const SAMPLE_COUNT: usize = 16;
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
-/// xorshift64*: small, seeded, good enough to pick sizes, operations and moments.
-#[derive(Clone)]
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        assert!(bound > 0);
-        self.next() % bound
-    }
-
-    /// Between 1 and `maximum` random bytes.
-    fn some_bytes(&mut self, maximum: u64) -> Vec<u8> {
-        let length = 1 + self.below(maximum) as usize;
-        self.bytes(length)
-    }
-
-    fn bytes(&mut self, length: usize) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(length + 8);
-        while bytes.len() < length {
-            bytes.extend_from_slice(&self.next().to_le_bytes());
-        }
-        bytes.truncate(length);
-        bytes
-    }
-}
-
-/// One answer; `None` from `request` when the connection failed (the server died).
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(field, _)| field.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-}
-
 /// One request on a new connection; any I/O failure is `None`: not acknowledged.
 fn request(
     address: SocketAddr,
@@ -92,7 +44,7 @@ fn request(
     path: &str,
     content_type: Option<&str>,
     body: &[u8],
-) -> Option<Answer> {
+) -> Option<Reply> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -117,7 +69,7 @@ fn request(
     let status = lines.next()?.get(9..12)?.parse().ok()?;
     let headers: Vec<(String, String)> = lines
         .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.to_owned(), value.trim().to_owned()))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned()))
         .collect();
     let mut body = received[end + 4..].to_vec();
     if method == "HEAD" {
@@ -125,14 +77,14 @@ fn request(
     } else {
         let length: usize = headers
             .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+            .find(|(name, _)| name == "content-length")
             .and_then(|(_, value)| value.parse().ok())
             .unwrap_or(0);
         if body.len() != length {
             return None;
         }
     }
-    Some(Answer {
+    Some(Reply {
         status,
         headers,
         body,

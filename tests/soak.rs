@@ -21,7 +21,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::Reply;
 use common::binary::{ServeConfig, mode_config, release_binary, serve_config, zb_binary};
+use common::random::Random;
 
 /// Seconds of load when `ZOT_SOAK_SECONDS` is not set: long enough for a leak of a few hundred
 /// bytes per request to show over the noise, short enough for every CI run.
@@ -724,23 +726,6 @@ enum Body<'a> {
     Promised(usize),
 }
 
-/// One response, read whole.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(field, _)| field.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-}
-
 /// A kept-alive HTTP/1.1 connection with a buffered reader (the common client reads heads a
 /// byte per call, too slow for minutes of load).
 #[derive(Debug)]
@@ -860,34 +845,6 @@ impl Connection {
             headers.push((name.to_ascii_lowercase(), value.trim().to_owned()));
         }
         Err("more than 100 header fields".to_owned())
-    }
-}
-
-/// xorshift64*: the bytes of layers and the sizes drawn, different per thread and operation.
-#[derive(Debug)]
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn bytes(&mut self, length: usize) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(length + 8);
-        while bytes.len() < length {
-            bytes.extend_from_slice(&self.next().to_le_bytes());
-        }
-        bytes.truncate(length);
-        bytes
-    }
-
-    /// A number in `low..high`.
-    fn between(&mut self, low: u64, high: u64) -> u64 {
-        assert!(low < high);
-        low + self.next() % (high - low)
     }
 }
 
@@ -1029,9 +986,7 @@ impl Client<'_> {
             )?;
             expect("monolithic POST", &reply, 201)?;
         } else {
-            let reply = self.send("POST", &uploads, &[], Body::None)?;
-            expect("POST upload", &reply, 202)?;
-            let mut session = location("POST upload", &reply)?;
+            let mut session = self.open_session(repository)?;
             let (patched, rest) = bytes.split_at(bytes.len() / 2);
             if way == 1 {
                 let mut offset = 0;
@@ -1230,10 +1185,8 @@ impl Client<'_> {
         result
     }
 
-    /// Starts an upload and sends part of it, then walks away. The first few stay open to the
-    /// end; the others are looked at and cancelled, as a client that gave up would.
-    fn abandon_upload(&mut self) -> Result<(), String> {
-        let repository = self.repository("app");
+    /// POST to start an upload session in `repository`; its location.
+    fn open_session(&mut self, repository: &str) -> Result<String, String> {
         let reply = self.send(
             "POST",
             &format!("/v2/{repository}/blobs/uploads/"),
@@ -1241,16 +1194,29 @@ impl Client<'_> {
             Body::None,
         )?;
         expect("POST upload", &reply, 202)?;
-        let session = location("POST upload", &reply)?;
-        let bytes = self.random.bytes(4096);
+        location("POST upload", &reply)
+    }
+
+    /// Starts an upload in one of this thread's repositories and PATCHes `bytes` to it; the
+    /// session's location after the PATCH.
+    fn upload_a_chunk(&mut self, bytes: &[u8]) -> Result<String, String> {
+        let repository = self.repository("app");
+        let session = self.open_session(&repository)?;
         let reply = self.send(
             "PATCH",
             &session,
             &[("Content-Type", "application/octet-stream")],
-            Body::Bytes(&bytes),
+            Body::Bytes(bytes),
         )?;
         expect("PATCH", &reply, 202)?;
-        let session = location("PATCH", &reply)?;
+        location("PATCH", &reply)
+    }
+
+    /// Starts an upload and sends part of it, then walks away. The first few stay open to the
+    /// end; the others are looked at and cancelled, as a client that gave up would.
+    fn abandon_upload(&mut self) -> Result<(), String> {
+        let bytes = self.random.bytes(4096);
+        let session = self.upload_a_chunk(&bytes)?;
         if self.sessions_left_open.len() < SESSIONS_LEFT_OPEN_PER_THREAD {
             self.sessions_left_open.push(session);
             return Ok(());
@@ -1269,24 +1235,8 @@ impl Client<'_> {
     /// A PATCH cut off mid-body by a client that goes away: the session keeps what was
     /// acknowledged before it, and is then cancelled.
     fn cut_a_chunk_off(&mut self) -> Result<(), String> {
-        let repository = self.repository("app");
-        let reply = self.send(
-            "POST",
-            &format!("/v2/{repository}/blobs/uploads/"),
-            &[],
-            Body::None,
-        )?;
-        expect("POST upload", &reply, 202)?;
-        let session = location("POST upload", &reply)?;
         let first = self.random.bytes(8192);
-        let reply = self.send(
-            "PATCH",
-            &session,
-            &[("Content-Type", "application/octet-stream")],
-            Body::Bytes(&first),
-        )?;
-        expect("PATCH", &reply, 202)?;
-        let session = location("PATCH", &reply)?;
+        let session = self.upload_a_chunk(&first)?;
         // The cut-off PATCH on a connection of its own: its head promises more than follows.
         let mut cut = Connection::open(self.address)?;
         self.progress

@@ -582,6 +582,24 @@ impl Run {
     }
 }
 
+/// A blob pushed whole in one upload (a monolithic POST): created, appended, committed.
+async fn push_whole(store: &Store, repository: &str, content: &[u8]) -> Result<(), UploadError> {
+    let mut upload = Upload::create(
+        store.root(),
+        store.disk(),
+        name(repository),
+        Algorithm::Sha256,
+        Resumable::No,
+    )
+    .await?;
+    upload.append(content.to_vec()).await?;
+    let committed = upload
+        .commit(digest_of(Algorithm::Sha256, content).as_digest())
+        .await?;
+    assert_eq!(committed.size, content.len() as u64);
+    Ok(())
+}
+
 /// Runs `op`. With `retry_after` (the state observed after a crash), `op` is the interrupted
 /// operation or one after it, retried by a client that did not get an answer: an operation the
 /// crash already completed is not repeated where repeating it would be an error (a second
@@ -598,26 +616,9 @@ async fn execute(run: &mut Run, op: &Op, retry_after: Option<&Model>) -> Result<
         Op::PushBlob {
             repository,
             content,
-        } => {
-            let mut upload = Upload::create(
-                run.store.root(),
-                run.store.disk(),
-                name(repository),
-                Algorithm::Sha256,
-                Resumable::No,
-            )
+        } => push_whole(&run.store, repository, content)
             .await
-            .map_err(|e| error(&e))?;
-            upload
-                .append(content.clone())
-                .await
-                .map_err(|e| error(&e))?;
-            let committed = upload
-                .commit(digest_of(Algorithm::Sha256, content).as_digest())
-                .await
-                .map_err(|e| error(&e))?;
-            assert_eq!(committed.size, content.len() as u64);
-        }
+            .map_err(|e| error(&e))?,
         Op::StartUpload { key } => {
             let exists = retry_after.is_some_and(|observed| observed.sessions.contains_key(key));
             if !exists {
@@ -687,21 +688,7 @@ async fn execute(run: &mut Run, op: &Op, retry_after: Option<&Model>) -> Result<
                         observed.deduplicated.contains(blob_digest.as_str())
                     });
                     if present.is_none() && deduplicated {
-                        let mut upload = Upload::create(
-                            run.store.root(),
-                            run.store.disk(),
-                            name(plan.repository),
-                            Algorithm::Sha256,
-                            Resumable::No,
-                        )
-                        .await
-                        .map_err(|e| error(&e))?;
-                        upload
-                            .append(plan.content.clone())
-                            .await
-                            .map_err(|e| error(&e))?;
-                        upload
-                            .commit(blob_digest.as_digest())
+                        push_whole(&run.store, plan.repository, &plan.content)
                             .await
                             .map_err(|e| error(&e))?;
                     } else if present.as_deref() != Some(&plan.content[..]) {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod random;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
