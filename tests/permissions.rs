@@ -127,6 +127,23 @@ fn assert_logged_without_panic(served: &Served, root: &Path) {
     );
 }
 
+/// Starts `zot serve` as the unprivileged user on `root`, expecting the refusal of a root it may
+/// not use: exit 1, "Permission denied", no panic. Returns its stderr.
+fn refused_as_unprivileged(root: &Path) -> String {
+    let (code, stderr) = serve_refused(ServeConfig {
+        root: Some(root.to_path_buf()),
+        user: Some(UNPRIVILEGED),
+        ..ServeConfig::new("auto", 1)
+    });
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.to_lowercase().contains("permission denied"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
 #[test]
 fn a_root_the_user_cannot_write_or_read_refuses_the_start_with_the_reason() {
     require_root();
@@ -136,46 +153,16 @@ fn a_root_the_user_cannot_write_or_read_refuses_the_start_with_the_reason() {
     let root = folder.join("data");
     std::fs::create_dir_all(&root).unwrap();
     set_mode(&root, 0o755);
-    let (code, stderr) = serve_refused(ServeConfig {
-        root: Some(root.clone()),
-        user: Some(UNPRIVILEGED),
-        ..ServeConfig::new("auto", 1)
-    });
-    assert_eq!(code, Some(1), "{stderr}");
+    let stderr = refused_as_unprivileged(&root);
     assert!(stderr.contains(root.to_str().unwrap()), "{stderr}");
-    assert!(
-        stderr.to_lowercase().contains("permission denied"),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
     // Not even readable: refused the same way, before any port is bound.
     set_mode(&root, 0o700);
-    let (code, stderr) = serve_refused(ServeConfig {
-        root: Some(root.clone()),
-        user: Some(UNPRIVILEGED),
-        ..ServeConfig::new("auto", 1)
-    });
-    assert_eq!(code, Some(1), "{stderr}");
-    assert!(
-        stderr.to_lowercase().contains("permission denied"),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    refused_as_unprivileged(&root);
     // A root whose parent the user cannot enter, and that does not exist yet.
     let hidden = folder.join("hidden");
     std::fs::create_dir_all(&hidden).unwrap();
     set_mode(&hidden, 0o700);
-    let (code, stderr) = serve_refused(ServeConfig {
-        root: Some(hidden.join("data")),
-        user: Some(UNPRIVILEGED),
-        ..ServeConfig::new("auto", 1)
-    });
-    assert_eq!(code, Some(1), "{stderr}");
-    assert!(
-        stderr.to_lowercase().contains("permission denied"),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    refused_as_unprivileged(&hidden.join("data"));
 }
 
 #[test]

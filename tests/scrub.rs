@@ -3,12 +3,23 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::binary::{ServeConfig, serve_config};
 use common::{Client, RootGuard, sha256};
 use storage_engine::zot_fixture::ZotFixture;
+
+/// Writes `folder/config.json`, a zot config whose storage root is `root`; returns its path.
+fn write_config(folder: &Path, root: &Path) -> PathBuf {
+    let config = folder.join("config.json");
+    std::fs::write(
+        &config,
+        format!(r#"{{"distSpecVersion":"1.1.1","storage":{{"rootDirectory":{root:?}}}}}"#),
+    )
+    .unwrap();
+    config
+}
 
 fn scrub(config: &Path) -> (Option<i32>, String, String) {
     let Output {
@@ -33,12 +44,7 @@ fn scrub_finds_changed_blobs_and_missing_manifests_and_refuses_a_served_root() {
     let _guard = RootGuard(folder.clone());
     let root = folder.join("root");
     let fixture = ZotFixture::typical(&root).unwrap();
-    let config = folder.join("config.json");
-    std::fs::write(
-        &config,
-        format!(r#"{{"distSpecVersion":"1.1.1","storage":{{"rootDirectory":{root:?}}}}}"#),
-    )
-    .unwrap();
+    let config = write_config(&folder, &root);
 
     let (code, stdout, stderr) = scrub(&config);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
@@ -160,12 +166,7 @@ fn an_index_describing_its_child_loosely_scrubs_clean() {
     drop(client);
     served.stop();
 
-    let config = folder.join("config.json");
-    std::fs::write(
-        &config,
-        format!(r#"{{"distSpecVersion":"1.1.1","storage":{{"rootDirectory":{root:?}}}}}"#),
-    )
-    .unwrap();
+    let config = write_config(&folder, &root);
     let (code, stdout, stderr) = scrub(&config);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("0 problems"), "{stdout}");

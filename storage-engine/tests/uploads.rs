@@ -291,17 +291,23 @@ fn an_acknowledged_upload_continues_after_a_restart() {
     });
 }
 
+/// A resumable session in a new repository `repo`, holding `content`, acknowledged.
+async fn upload_acknowledged(store: &mut Store, content: &[u8]) -> storage_engine::Upload {
+    store.create_repository(name("repo")).await.unwrap();
+    let mut upload = store
+        .start_upload(name("repo"), Algorithm::Sha256, Resumable::Yes)
+        .await
+        .unwrap();
+    upload.append(content.to_vec()).await.unwrap();
+    upload.acknowledge().await.unwrap();
+    upload
+}
+
 #[test]
 fn one_request_at_a_time_holds_a_session() {
     on_both_drivers(|_, root| async move {
         let mut store = open(&root, false).await;
-        store.create_repository(name("repo")).await.unwrap();
-        let mut first = store
-            .start_upload(name("repo"), Algorithm::Sha256, Resumable::Yes)
-            .await
-            .unwrap();
-        first.append(b"abc".to_vec()).await.unwrap();
-        first.acknowledge().await.unwrap();
+        let first = upload_acknowledged(&mut store, b"abc").await;
         let session = first.session().clone();
         // While the creating request holds it, nobody else may continue it.
         let error = store
@@ -329,13 +335,7 @@ fn one_request_at_a_time_holds_a_session() {
 fn an_abandoned_upload_has_no_write_left_when_the_next_request_takes_it() {
     on_both_drivers(|_, root| async move {
         let mut store = open(&root, false).await;
-        store.create_repository(name("repo")).await.unwrap();
-        let mut upload = store
-            .start_upload(name("repo"), Algorithm::Sha256, Resumable::Yes)
-            .await
-            .unwrap();
-        upload.append(b"abc".to_vec()).await.unwrap();
-        upload.acknowledge().await.unwrap();
+        let mut upload = upload_acknowledged(&mut store, b"abc").await;
         let session = upload.session().clone();
         let data_file = root.join("data/repo/.uploads").join(session.as_str());
         // A request whose body then breaks: its writes are in flight, never acknowledged.
@@ -631,17 +631,25 @@ fn deleting_a_deduplicated_blob_everywhere_gives_its_space_back() {
 
 /// The chunked upload of the test below, up to its commit: `acknowledged` is acknowledged,
 /// `tail` is the commit request's own bytes (appended, never acknowledged), and the commit may
-/// be cut by `disk`'s fault plan. Returns the session and the root.
+/// be cut by `plan`. Returns the session, the root, the steps `plan` counted before the commit,
+/// and whether the commit succeeded.
 async fn upload_and_commit(
     directory: &Path,
     dedupe: bool,
-    disk: Disk,
+    plan: Rc<FaultPlan>,
     acknowledged: &[u8],
     tail: &[u8],
-) -> (storage_engine::SessionId, Arc<storage_engine::Root>) {
+) -> (
+    storage_engine::SessionId,
+    Arc<storage_engine::Root>,
+    u64,
+    bool,
+) {
     let mut config = StoreConfig::new(directory.to_path_buf());
     config.dedupe = dedupe;
-    let mut store = Store::open(config, disk).await.unwrap();
+    let mut store = Store::open(config, Disk::with_faults(Rc::clone(&plan)))
+        .await
+        .unwrap();
     store.create_repository(name("repo")).await.unwrap();
     let mut upload = store
         .start_upload(name("repo"), Algorithm::Sha256, Resumable::Yes)
@@ -650,14 +658,16 @@ async fn upload_and_commit(
     upload.append(acknowledged.to_vec()).await.unwrap();
     upload.acknowledge().await.unwrap();
     upload.append(tail.to_vec()).await.unwrap();
+    let before_commit = plan.steps_taken();
     let whole = [acknowledged, tail].concat();
-    // With a fault plan this fails at the crash step; everything after it fails too.
-    let _ = upload
+    // With a crash step this fails there; everything after it fails too.
+    let committed = upload
         .commit(digest_of(Algorithm::Sha256, &whole).as_digest())
-        .await;
+        .await
+        .is_ok();
     let session = upload.session().clone();
     drop(upload);
-    (session, Arc::clone(store.root()))
+    (session, Arc::clone(store.root()), before_commit, committed)
 }
 
 /// A commit links the session's data file into `blobs/` (and `_blobstore`) before it removes the
@@ -676,36 +686,18 @@ fn a_commit_cut_after_publishing_never_continues_its_session() {
             // Steps before the commit, and the commit's own.
             let plan = FaultPlan::counting();
             let counting = root.join(format!("counting-{dedupe}"));
-            let disk = Disk::with_faults(Rc::clone(&plan));
-            let before_commit = {
-                let mut config = StoreConfig::new(counting.clone());
-                config.dedupe = dedupe;
-                let mut store = Store::open(config, disk.clone()).await.unwrap();
-                store.create_repository(name("repo")).await.unwrap();
-                let mut upload = store
-                    .start_upload(name("repo"), Algorithm::Sha256, Resumable::Yes)
-                    .await
-                    .unwrap();
-                upload.append(acknowledged.clone()).await.unwrap();
-                upload.acknowledge().await.unwrap();
-                upload.append(tail.clone()).await.unwrap();
-                let steps = plan.steps_taken();
-                let whole = [&acknowledged[..], &tail[..]].concat();
-                upload
-                    .commit(digest_of(Algorithm::Sha256, &whole).as_digest())
-                    .await
-                    .unwrap();
-                steps
-            };
+            let (_, _, before_commit, committed) =
+                upload_and_commit(&counting, dedupe, Rc::clone(&plan), &acknowledged, &tail).await;
+            assert!(committed, "without a crash the commit succeeds");
             let total = plan.steps_taken();
             assert!(total > before_commit + 2, "the commit takes steps");
             let mut continued = 0;
             let mut ended = 0;
             for step in before_commit..total {
                 let directory = root.join(format!("crash-{dedupe}-{step}"));
-                let disk = Disk::with_faults(FaultPlan::crash_at(step));
-                let (session, crashed_root) =
-                    upload_and_commit(&directory, dedupe, disk, &acknowledged, &tail).await;
+                let plan = FaultPlan::crash_at(step);
+                let (session, crashed_root, _, _) =
+                    upload_and_commit(&directory, dedupe, plan, &acknowledged, &tail).await;
                 // Continued by a running server that never restarted (a commit that failed
                 // after its link, then a retried PATCH), then after a restart's open.
                 for restarted in [false, true] {
