@@ -342,9 +342,11 @@ fn a_tls_handshake_on_the_plain_port_is_refused_at_once() {
 #[test]
 fn idle_connections_close_but_slow_bodies_that_keep_coming_do_not() {
     on_both_drivers(|address, _| {
-        // Idle between requests: closed after the timeout.
-        let mut stream = connect(address);
+        // Idle between requests: closed after the timeout. Every `started` in these tests is
+        // taken before the step that starts the server's timer: a loaded machine can pause the
+        // test between that step and its next line, and the timer would seem to fire early.
         let started = std::time::Instant::now();
+        let mut stream = connect(address);
         assert_closed(&mut stream);
         // The upper bound is loose: a loaded 2-core CI machine can delay the timer's task by
         // seconds. A connection never closed fails at the 10 s read timeout instead.
@@ -388,8 +390,8 @@ fn a_head_that_trickles_in_gets_408_at_the_head_timeout() {
         );
         // A head that stops part-way gets its 408 at the idle timeout, the sooner of the two.
         let mut stream = connect(address);
-        stream.write_all(b"GET /hello HTTP/1.1\r\nHo").unwrap();
         let started = std::time::Instant::now();
+        stream.write_all(b"GET /hello HTTP/1.1\r\nHo").unwrap();
         let (status, _, _) = read_response(&mut stream);
         assert_eq!(status, 408);
         assert!(started.elapsed() >= IDLE && started.elapsed() < HEAD + Duration::from_secs(8));
@@ -402,10 +404,10 @@ fn a_response_nobody_reads_is_cut_after_the_idle_timeout() {
     for driver in ["io_uring", "legacy"] {
         let (address, _root, open_connections) = start(driver, b"unused");
         let mut stream = connect(address);
+        let started = std::time::Instant::now();
         stream
             .write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
             .unwrap();
-        let started = std::time::Instant::now();
         // The server writes until the socket buffers are full, then waits for a reader that
         // never comes; the client keeps its socket open all along.
         let deadline = started + IDLE + Duration::from_secs(8);
