@@ -45,6 +45,12 @@ pub const CLOSE_LINGER_TIMEOUT: Duration = Duration::from_millis(500);
 /// Bytes a closing connection drops while it lingers; past this it closes at once.
 pub const CLOSE_LINGER_BYTES_MAX: usize = 1 << 20;
 
+/// How long a connection that has not yet sent its first request waits for it once the server
+/// drains. Connections accepted as the drain began (the listener's queue is served, not reset)
+/// have usually sent their request already; an idle one closes after this, well within the
+/// grace period.
+pub const DRAIN_FIRST_REQUEST_WAIT: Duration = Duration::from_millis(500);
+
 /// Body bytes the server reads and drops when a service answered without reading the whole body
 /// (an error before an upload, say). Past this the connection closes instead.
 pub const CONNECTION_DRAIN_BYTES_MAX: u64 = 1 << 20;

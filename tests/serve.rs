@@ -591,6 +591,58 @@ fn sub_paths_route_a_namespace_to_its_own_root_as_zot_does() {
 }
 
 #[test]
+fn a_drain_serves_a_connection_that_just_arrived_and_ends_idle_ones_cleanly() {
+    for mode in common::binary::MODES {
+        let served = serve_config(common::binary::mode_config(mode, 2));
+        let mut kept = Client::connect(served.address);
+        assert_eq!(kept.get("/v2/").status, 200);
+        // Connected, nothing sent yet: it may sit in a listener's queue or be accepted already.
+        let mut fresh = Client::connect(served.address);
+        served.terminate();
+        // The request crosses the drain's start, as a client's does during a rolling restart.
+        std::thread::sleep(Duration::from_millis(100));
+        let reply = fresh.get("/v2/");
+        assert_eq!(reply.status, 200, "{mode:?}");
+        assert_eq!(reply.header("connection"), Some("close"), "{mode:?}");
+        fresh.assert_ended();
+        // The kept-alive connection had been answered: it is ended, not reset.
+        kept.assert_ended();
+        served.wait_stopped();
+    }
+}
+
+#[test]
+fn a_drain_serves_the_connections_queued_at_a_full_core() {
+    use std::io::Write;
+    // One core at its limit leaves the third connection, request sent, in the listener's
+    // queue. The drain ends the two idle ones, and the queued one is served instead of reset.
+    let mut config = common::binary::mode_config(common::binary::MODES[0], 1);
+    config
+        .runtime_extra
+        .push_str(r#","connectionsPerCoreMax":2"#);
+    let served = serve_config(config);
+    let mut first = Client::connect(served.address);
+    let mut second = Client::connect(served.address);
+    assert_eq!(first.get("/v2/").status, 200);
+    assert_eq!(second.get("/v2/").status, 200);
+    let mut queued = std::net::TcpStream::connect(served.address).unwrap();
+    queued
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    queued
+        .write_all(b"GET /v2/ HTTP/1.1\r\nHost: registry\r\n\r\n")
+        .unwrap();
+    served.terminate();
+    first.assert_ended();
+    drop(first);
+    let reply = common::read_reply(&mut queued, false);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("connection"), Some("close"));
+    second.assert_ended();
+    served.wait_stopped();
+}
+
+#[test]
 fn sigterm_right_after_the_listening_line_is_a_clean_stop() {
     // The listening line comes before the cores have opened their stores; a supervisor may
     // stop the server at once. The signal handlers are in place from the bind, so that is a

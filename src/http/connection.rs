@@ -17,7 +17,8 @@ use crate::http::response::{Response, response_buffer, write_response};
 use crate::limits::{
     CLOSE_LINGER_BYTES_MAX, CLOSE_LINGER_TIMEOUT, CONNECTION_DRAIN_BYTES_MAX,
     CONNECTION_IDLE_TIMEOUT, CONNECTION_READ_BYTES, CONNECTION_REQUESTS_MAX,
-    HEAD_EARLY_PARSE_BYTES_MAX, REQUEST_HEAD_TIMEOUT, REQUEST_TIMEOUT_ANSWER_WRITE_TIMEOUT,
+    DRAIN_FIRST_REQUEST_WAIT, HEAD_EARLY_PARSE_BYTES_MAX, REQUEST_HEAD_TIMEOUT,
+    REQUEST_TIMEOUT_ANSWER_WRITE_TIMEOUT,
 };
 use crate::runtime::Draining;
 
@@ -62,7 +63,7 @@ pub async fn serve_connection<S: Service>(
     let mut scanner = HeadScanner::new();
     let mut date = DateCache::new();
     let mut response_buffer = response_buffer();
-    for _ in 0..CONNECTION_REQUESTS_MAX {
+    for served in 0..CONNECTION_REQUESTS_MAX {
         // The head: parse when the scanner has seen its end; read more otherwise.
         if start > 0 {
             buffer.drain(..start);
@@ -108,10 +109,26 @@ pub async fn serve_connection<S: Service>(
             // does a drain that finds no byte of a next request. Once a head has begun, each
             // read waits at most until the head's deadline, however steadily bytes trickle in.
             let filled = if buffer.is_empty() {
-                monoio::select! {
-                    filled = fill(&mut stream, &mut buffer, &mut start, idle_timeout) => filled,
-                    () = draining.wait() => return,
-                }
+                let drained = async {
+                    draining.wait().await;
+                    // A connection accepted as the drain began has usually sent its request
+                    // already, or is about to: it is served that one request.
+                    if served == 0 {
+                        monoio::time::sleep(DRAIN_FIRST_REQUEST_WAIT).await;
+                    }
+                };
+                let filled = monoio::select! {
+                    filled = fill(&mut stream, &mut buffer, &mut start, idle_timeout) => Some(filled),
+                    () = drained => None,
+                };
+                let Some(filled) = filled else {
+                    // A request may be crossing the close: lingering turns its reset into an
+                    // end the client reads, and a client retries a request on a kept-alive
+                    // connection that ended before any answer.
+                    linger_and_close(stream, buffer).await;
+                    return;
+                };
+                filled
             } else {
                 let deadline = *head_deadline.get_or_insert_with(|| Instant::now() + timeouts.head);
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -207,6 +224,9 @@ async fn linger_and_close(mut stream: TcpStream, mut buffer: Vec<u8>) {
     if stream.shutdown().await.is_err() {
         return;
     }
+    // A read cancelled by the drain keeps the connection's buffer; reading into an empty one
+    // would look like the client's end.
+    buffer.reserve(CONNECTION_READ_BYTES);
     let deadline = Instant::now() + CLOSE_LINGER_TIMEOUT;
     let mut dropped = 0usize;
     // Bounded by the byte limit: every pass reads at least one byte or ends.

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use monoio::io::AsyncReadRent;
 use monoio::net::{TcpListener, TcpStream, UnixStream};
@@ -18,7 +18,7 @@ use super::config::RuntimeConfig;
 use super::driver::{self, CoreDriver, DriverKind};
 use super::error::{RunError, StartError};
 use super::handler::{ConnectionHandler, CoreContext};
-use super::listen::{ACCEPT_ERROR_PAUSE, Handoff, accept_error_is_per_connection};
+use super::listen::{self, ACCEPT_ERROR_PAUSE, Handoff, accept_error_is_per_connection};
 use super::shutdown::{Draining, Shutdown};
 
 /// Handed-off connections a core adopts before letting its other tasks run.
@@ -31,6 +31,10 @@ const CUT_WAIT: Duration = Duration::from_secs(1);
 /// How long the accept loop waits, once draining, for the stopped listener to end the pending
 /// accept before dropping it. Shutting a listener down ends its accepts at once on Linux.
 const LISTENER_STOP_WAIT: Duration = Duration::from_millis(500);
+
+/// How long, once draining, a core at its connection limit waits for a slot for the connections
+/// still queued on its listener; those left when it passes are reset as the listener closes.
+const DRAIN_ACCEPT_WAIT: Duration = Duration::from_secs(1);
 
 /// Bytes read from the wake socket at once; each byte is only a nudge.
 const WAKE_READ_BYTES: usize = 64;
@@ -147,17 +151,21 @@ where
         tracker: tracker.clone(),
         kind,
     };
-    // Detached: it ends by itself once draining has started.
-    monoio::spawn(control.run());
+    // Ends once draining has started and the acceptor's last hand-offs are adopted.
+    let control = monoio::spawn(control.run());
 
-    match listener {
-        Some((listener, stopper)) => {
-            monoio::spawn(stop_listener_when_draining(stopper, draining.clone()));
-            accept_until_draining(listener, &draining, &handler, &tracker).await;
-        }
-        None => draining.wait().await,
+    if let Some((listener, stopper)) = listener {
+        monoio::spawn(stop_listener_when_draining(
+            stopper,
+            draining.clone(),
+            handler.clone(),
+            tracker.clone(),
+            kind,
+        ));
+        accept_until_draining(listener, &draining, &handler, &tracker).await;
     }
-    // The listener is closed here; what remains is letting open connections finish.
+    control.await;
+    // No connection arrives from here on; what remains is letting open connections finish.
     let mut connections_cut = 0;
     if monoio::time::timeout(grace, tracker.all_closed())
         .await
@@ -212,20 +220,47 @@ async fn accept_until_draining<H: ConnectionHandler>(
     }
 }
 
-/// Shuts the listening socket down when the drain starts: the kernel resets the connections
-/// still queued on it (SO_REUSEPORT would otherwise keep sending it new ones until it closes)
-/// and the pending accept fails, which ends the accept loop.
-async fn stop_listener_when_draining(stopper: StdTcpListener, draining: Draining) {
+/// When the drain starts: serves the connections already queued on the listener, then shuts
+/// the listening socket down, so that SO_REUSEPORT stops sending it new ones and the pending
+/// accept fails, which ends the accept loop. Only what arrives in between, or what finds the
+/// core at its connection limit, is reset by the kernel.
+async fn stop_listener_when_draining<H: ConnectionHandler>(
+    stopper: StdTcpListener,
+    draining: Draining,
+    handler: Rc<H>,
+    tracker: Rc<ConnectionTracker>,
+    kind: DriverKind,
+) {
     draining.wait().await;
+    // The descriptor shares its file with the ring's listener: the pending accept may take one
+    // of the queued connections first, and the accept loop then serves it instead.
+    if stopper.set_nonblocking(true).is_ok() {
+        let deadline = monoio::time::Instant::now() + DRAIN_ACCEPT_WAIT;
+        for _ in 0..listen::QUEUED_AT_DRAIN_MAX {
+            if tracker.at_limit() {
+                // Idle connections close as the drain begins, so a slot usually frees soon.
+                monoio::select! {
+                    () = tracker.below_limit() => {},
+                    () = monoio::time::sleep_until(deadline) => break,
+                }
+            }
+            let Some((stream, peer)) = listen::accept_queued(&stopper) else {
+                break;
+            };
+            if let Ok(stream) = adopt(stream, kind) {
+                serve_connection(stream, peer, handler.as_ref(), &tracker);
+            }
+        }
+    }
     // On failure, `listener_stop_overdue` ends the accept loop instead.
     let _ = socket2::SockRef::from(&stopper).shutdown(std::net::Shutdown::Read);
 }
 
-/// Resolves a while after the drain starts, in case shutting the listener down did not end the
-/// pending accept; the accept is then dropped instead.
+/// Resolves a while after the listener should have been shut down, in case that did not end
+/// the pending accept; the accept is then dropped instead.
 async fn listener_stop_overdue(draining: &Draining) {
     draining.wait().await;
-    monoio::time::sleep(LISTENER_STOP_WAIT).await;
+    monoio::time::sleep(DRAIN_ACCEPT_WAIT + LISTENER_STOP_WAIT).await;
 }
 
 /// Spawns the handler's future for one connection as its own task, counted until it completes.
@@ -264,12 +299,15 @@ impl<H: ConnectionHandler> Control<H> {
         // Runs until shutdown: every pass waits for a wake byte unless hand-offs are pending.
         loop {
             // Hand-offs first, so connections accepted before the trigger are still served.
-            let more_pending = self.adopt_handoffs();
+            let handoffs = self.adopt_handoffs();
             if self.shutdown.is_triggered() {
                 self.draining.start();
+                if handoffs != Handoffs::Ended {
+                    self.adopt_until_acceptor_ends().await;
+                }
                 return;
             }
-            if more_pending {
+            if handoffs == Handoffs::More {
                 yield_now().await;
                 continue;
             }
@@ -285,14 +323,47 @@ impl<H: ConnectionHandler> Control<H> {
         }
     }
 
-    /// Adopts up to a batch of handed-off connections; true if more may be waiting.
-    fn adopt_handoffs(&self) -> bool {
+    /// Once draining: adopts what the acceptor hands off from its listener's queue, until it
+    /// ends and drops its queues, or for `LISTENER_STOP_WAIT` if it does not.
+    async fn adopt_until_acceptor_ends(&mut self) {
+        let deadline = Instant::now() + LISTENER_STOP_WAIT;
+        // Bounded by the deadline: every pass adopts or waits for a wake byte until it.
+        loop {
+            match self.adopt_handoffs() {
+                Handoffs::Ended => return,
+                Handoffs::More => {
+                    yield_now().await;
+                    continue;
+                }
+                Handoffs::Empty => {}
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            let buffer = Vec::with_capacity(WAKE_READ_BYTES);
+            // A timed-out read keeps its buffer; only a byte or an end matters here.
+            match monoio::time::timeout(left, self.wake.read(buffer)).await {
+                Ok((Ok(count), _)) if count > 0 => {}
+                _ => {
+                    // Without a wake socket, whatever is queued is adopted once more.
+                    self.adopt_handoffs();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Adopts up to a batch of handed-off connections.
+    fn adopt_handoffs(&self) -> Handoffs {
         let Some(receiver) = &self.handoff else {
-            return false;
+            return Handoffs::Ended;
         };
         for _ in 0..HANDOFF_BATCH_MAX {
-            let Ok((stream, peer)) = receiver.try_recv() else {
-                return false;
+            let (stream, peer) = match receiver.try_recv() {
+                Ok(handoff) => handoff,
+                Err(mpsc::TryRecvError::Empty) => return Handoffs::Empty,
+                Err(mpsc::TryRecvError::Disconnected) => return Handoffs::Ended,
             };
             // The acceptor cannot see this core's count, so over the limit the connection is
             // closed at once, as is one that cannot be adopted; the client retries.
@@ -308,8 +379,19 @@ impl<H: ConnectionHandler> Control<H> {
                 serve_connection(stream, peer, self.handler.as_ref(), &self.tracker);
             }
         }
-        true
+        Handoffs::More
     }
+}
+
+/// What a pass over the hand-off queue left behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Handoffs {
+    /// The queue is empty for now.
+    Empty,
+    /// A batch was adopted; more may be waiting.
+    More,
+    /// No acceptor hands off to this core, or it has ended.
+    Ended,
 }
 
 fn adopt(stream: StdTcpStream, kind: DriverKind) -> std::io::Result<TcpStream> {

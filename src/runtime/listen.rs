@@ -16,6 +16,10 @@ use super::shutdown::{Shutdown, wake_one};
 /// at `net.core.somaxconn`. Bursts of image pulls open many connections at once.
 pub(crate) const LISTEN_BACKLOG: i32 = 1024;
 
+/// Connections a listener's queue is emptied of when the drain starts: a backlog's worth, since
+/// on a port still in use it could otherwise refill as fast as it is emptied.
+pub(crate) const QUEUED_AT_DRAIN_MAX: usize = LISTEN_BACKLOG as usize;
+
 /// Connections accepted per readiness wake-up before the acceptor checks for shutdown again.
 pub(crate) const ACCEPT_BATCH_MAX: usize = 64;
 
@@ -120,7 +124,38 @@ pub(crate) fn run_acceptor(
             }
         }
     }
+    // Connections queued before the trigger are handed off too (the cores adopt until this
+    // thread ends and drops the queues): closing the listener over them would reset them.
+    for _ in 0..QUEUED_AT_DRAIN_MAX {
+        let Some((stream, peer)) = accept_queued(&listener) else {
+            break;
+        };
+        let _ = queues.senders[core_next].send((stream, peer));
+        wake_one(&queues.wakes[core_next]);
+        core_next = (core_next + 1) % queues.senders.len();
+    }
     Ok(())
+}
+
+/// Accepts a connection already queued on `listener`, a non-blocking one, without waiting:
+/// `None` once the queue is empty (or the listener fails). Used when the drain starts, for the
+/// connections that finished their handshake while the server was still serving; many have
+/// sent a request, and closing the listener over them would reset them.
+pub(crate) fn accept_queued(listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
+    // Bounded: each pass accepts, or skips a connection that failed in the queue, or ends.
+    for _ in 0..QUEUED_AT_DRAIN_MAX {
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                // Small responses (HEAD, manifest GET) must not wait for Nagle's timer.
+                let _ = stream.set_nodelay(true);
+                return Some((stream, peer));
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return None,
+            Err(error) if accept_error_is_per_connection(&error) => {}
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 fn drain_wake(mut wake: &UnixStream) {

@@ -306,12 +306,22 @@ impl Served {
 
     /// SIGTERM, then a clean exit well within the grace period: idle keep-alive connections
     /// (the callers may hold some) close at once instead of waiting it out.
-    pub fn stop(mut self) {
+    pub fn stop(self) {
+        self.terminate();
+        self.wait_stopped();
+    }
+
+    /// SIGTERM, without waiting: the server starts draining.
+    pub fn terminate(&self) {
+        // SAFETY: kill(2) with a process id we spawned and a valid signal; no memory involved.
+        let result = unsafe { libc::kill(self.pid() as i32, libc::SIGTERM) };
+        assert_eq!(result, 0);
+    }
+
+    /// Waits for the exit that [`Served::terminate`] asked for: status 0, in under 5 s.
+    pub fn wait_stopped(mut self) {
         let mut child = self.child.take().expect("stopped once");
         let started = Instant::now();
-        // SAFETY: kill(2) with a process id we spawned and a valid signal; no memory involved.
-        let result = unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        assert_eq!(result, 0);
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(0), "zot serve exits 0 after SIGTERM");
         assert!(

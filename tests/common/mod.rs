@@ -184,6 +184,19 @@ impl Client {
     pub fn read_reply(&mut self, head_request: bool) -> Reply {
         read_reply(&mut self.stream, head_request)
     }
+
+    /// Asserts that the server ends the connection cleanly, with no byte more and no reset.
+    pub fn assert_ended(&mut self) {
+        let mut rest = Vec::new();
+        self.stream
+            .read_to_end(&mut rest)
+            .expect("the connection ends cleanly, not with a reset");
+        assert!(
+            rest.is_empty(),
+            "bytes after the last answer: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
 }
 
 /// Reads one response from `stream`: its head byte by byte (so nothing of the next response is
