@@ -258,6 +258,11 @@ fn head_limit_cases(_: &World) -> Vec<Case> {
             vec![closing(414, None)],
         ),
         case(
+            "request line over its limit, its end not sent yet",
+            line_of(REQUEST_LINE_BYTES_MAX + 8)[..REQUEST_LINE_BYTES_MAX + 1].to_vec(),
+            vec![closing(414, None)],
+        ),
+        case(
             "request line of 100 000 bytes",
             line_of(100_000),
             vec![closing(414, None)],
@@ -270,6 +275,15 @@ fn head_limit_cases(_: &World) -> Vec<Case> {
         case(
             "header section one byte over its limit",
             section_of(HEADER_SECTION_BYTES_MAX + 1),
+            vec![closing(431, None)],
+        ),
+        case(
+            "header section over its limit, its end not sent yet",
+            {
+                let mut bytes = section_of(HEADER_SECTION_BYTES_MAX + 8);
+                bytes.truncate(bytes.len() - "\r\n\r\n".len());
+                bytes
+            },
             vec![closing(431, None)],
         ),
         case(
@@ -994,7 +1008,7 @@ fn manifest_cases(world: &World) -> Vec<Case> {
                 Some(OCI_INDEX),
                 unknown_child.as_bytes(),
             ),
-            vec![kept(404, Some("MANIFEST_UNKNOWN"))],
+            vec![kept(400, Some("MANIFEST_BLOB_UNKNOWN"))],
         ),
         case(
             "a digest reference the body does not hash to",

@@ -1,6 +1,7 @@
 //! Fuzz target: the request-head parser. Whatever the bytes, parsing must not panic; a complete
 //! head must be made of valid parts, must not depend on the bytes after it, must be Partial at
-//! every shorter length, and must be found the same way when fed in pieces through HeadScanner.
+//! every shorter length, and must be found the same way when fed in pieces through HeadScanner,
+//! as must a crossed request-line or header-section limit, with or without the head's end.
 #![no_main]
 
 use proto::http1::{HeadScanner, Header, Request, RequestError, Status, parse_request};
@@ -65,21 +66,25 @@ fn check_parts(request: &Request<'_, '_>, input: &[u8], consumed: usize) {
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let whole = outcome(data);
-    let Outcome::Complete { consumed, .. } = &whole else {
-        return;
-    };
-    let consumed = *consumed;
-    // The head alone parses the same: nothing after it was looked at.
-    assert_eq!(outcome(&data[..consumed]), whole);
-    // Every shorter prefix of a valid head is incomplete, never an error.
-    for end in [0, consumed / 3, consumed / 2, consumed - 1] {
-        assert_eq!(
-            outcome(&data[..end]),
-            Outcome::Partial,
-            "prefix of {end} bytes"
-        );
+    match &whole {
+        Outcome::Complete { consumed, .. } => {
+            let consumed = *consumed;
+            // The head alone parses the same: nothing after it was looked at.
+            assert_eq!(outcome(&data[..consumed]), whole);
+            // Every shorter prefix of a valid head is incomplete, never an error.
+            for end in [0, consumed / 3, consumed / 2, consumed - 1] {
+                assert_eq!(
+                    outcome(&data[..end]),
+                    Outcome::Partial,
+                    "prefix of {end} bytes"
+                );
+            }
+        }
+        // A crossed length limit must be reported before the head ends, or without an end.
+        Outcome::Error(RequestError::HeaderSectionTooLarge | RequestError::RequestLineTooLong) => {}
+        _ => return,
     }
-    // Fed in pieces through the scanner, the same head is found.
+    // Fed in pieces through the scanner, the same head or the same crossed limit is found.
     let mut scanner = HeadScanner::new();
     let piece = 1 + usize::from(data[0] % 13);
     let mut end = 0;
@@ -96,7 +101,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         }
         assert!(
             end < data.len(),
-            "the scanner never reported the complete head"
+            "the scanner never reported the complete head or the crossed limit"
         );
     }
 });

@@ -641,6 +641,62 @@ fn head_scanner_reports_each_terminator_once_and_bounds_work() {
     assert!(HeadScanner::new().is_ready(&huge));
 }
 
+/// Feeds `input` to a scanner a byte at a time: the first length it reports ready at.
+fn first_ready_length(input: &[u8]) -> Option<usize> {
+    let mut scanner = HeadScanner::new();
+    (1..=input.len()).find(|&end| scanner.is_ready(&input[..end]))
+}
+
+#[test]
+fn head_scanner_reports_a_crossed_limit_at_the_byte_that_crosses_it() {
+    // A header section that never ends: ready one byte past its limit, not before, and the
+    // parser then says 431 without waiting for the rest.
+    let line = b"\r\nGET / HTTP/1.1\r\n";
+    let mut input = line.to_vec();
+    input.extend_from_slice(b"X: ");
+    input.resize(line.len() + HEADER_SECTION_BYTES_MAX + 10, b'a');
+    let crossing = line.len() + HEADER_SECTION_BYTES_MAX + 1;
+    assert_eq!(first_ready_length(&input), Some(crossing));
+    assert_eq!(parse(&input[..crossing - 1]), Ok(None));
+    assert_eq!(
+        parse(&input[..crossing]),
+        Err(RequestError::HeaderSectionTooLarge)
+    );
+
+    // A request line that never ends, after an empty line: the same, with 414.
+    let mut input = b"\r\nGET /".to_vec();
+    input.resize(2 + REQUEST_LINE_BYTES_MAX + 10, b'a');
+    let crossing = 2 + REQUEST_LINE_BYTES_MAX + 1;
+    assert_eq!(first_ready_length(&input), Some(crossing));
+    assert_eq!(parse(&input[..crossing - 1]), Ok(None));
+    assert_eq!(
+        parse(&input[..crossing]),
+        Err(RequestError::RequestLineTooLong)
+    );
+
+    // A request line that ends past its limit, arriving in one read with what follows it.
+    let mut input = b"GET /".to_vec();
+    input.resize(REQUEST_LINE_BYTES_MAX - 1, b'a');
+    input.extend_from_slice(b" HTTP/1.1\r\nHost: h\r\n");
+    let mut scanner = HeadScanner::new();
+    assert!(!scanner.is_ready(&input[..REQUEST_LINE_BYTES_MAX - 1]));
+    assert!(scanner.is_ready(&input));
+    assert_eq!(parse(&input), Err(RequestError::RequestLineTooLong));
+
+    // Heads within the limits are reported at their blank line only, however they arrive.
+    let mut input = b"GET /".to_vec();
+    input.resize(REQUEST_LINE_BYTES_MAX - 11, b'a');
+    input.extend_from_slice(b" HTTP/1.1\r\n");
+    assert_eq!(input.len(), REQUEST_LINE_BYTES_MAX);
+    let section_start = input.len();
+    input.extend_from_slice(b"Host: h\r\nX: ");
+    input.resize(section_start + HEADER_SECTION_BYTES_MAX - 4, b'a');
+    input.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(first_ready_length(&input), Some(input.len()));
+    let parsed = parse(&input);
+    assert!(matches!(parsed, Ok(Some(_))), "{parsed:?}");
+}
+
 // ---- properties over generated valid requests ---------------------------------------------
 
 fn token() -> impl Strategy<Value = String> {

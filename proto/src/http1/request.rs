@@ -521,29 +521,48 @@ fn parse_field_line<'a>(
 /// Finds the end of a request head across reads without rescanning, so a client that sends its
 /// head a byte at a time costs linear, not quadratic, work: call [`parse_request`] only when
 /// [`HeadScanner::is_ready`] says so, and [`HeadScanner::reset`] after each consumed request.
+/// It also tracks where the request line ends, so that a head that crosses the request-line or
+/// header-section limit is reported at the byte that crosses it, not when more bytes or the
+/// end of the head arrive: the client gets its 414 or 431 at once.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HeadScanner {
     /// Bytes of the buffer already searched for the blank line.
     scanned: usize,
+    /// Bytes of the buffer already searched for the end of the request line.
+    line_scanned: usize,
+    /// Where the header section starts (just past the request line's CRLF), once seen.
+    section_start: Option<usize>,
 }
 
 impl HeadScanner {
-    /// The longest a head can be before the parser reports a limit.
-    const HEAD_BYTES_MAX: usize =
-        2 * LEADING_EMPTY_LINES_MAX + REQUEST_LINE_BYTES_MAX + HEADER_SECTION_BYTES_MAX;
-
     pub const fn new() -> HeadScanner {
-        HeadScanner { scanned: 0 }
+        HeadScanner {
+            scanned: 0,
+            line_scanned: 0,
+            section_start: None,
+        }
     }
 
     /// True when `buffer` (the same buffer as before, possibly longer) now holds a CRLF CRLF
-    /// not reported before, or is longer than any head may be, so that parsing it is worth it.
+    /// not reported before, or has crossed the request-line or header-section limit, so that
+    /// parsing it is worth it. Once past a limit it stays ready: the parser reports the limit.
     pub fn is_ready(&mut self, buffer: &[u8]) -> bool {
         assert!(
-            self.scanned <= buffer.len(),
+            self.scanned <= buffer.len() && self.line_scanned <= buffer.len(),
             "the buffer must only grow between calls"
         );
-        if buffer.len() > Self::HEAD_BYTES_MAX {
+        let line_start = leading_empty_lines_bytes(buffer);
+        if self.section_start.is_none() {
+            self.section_start = self.find_section_start(buffer, line_start);
+        }
+        let past_limit = match self.section_start {
+            Some(section_start) => {
+                section_start > line_start + REQUEST_LINE_BYTES_MAX
+                    || buffer.len() > section_start + HEADER_SECTION_BYTES_MAX
+            }
+            None => buffer.len() > line_start + REQUEST_LINE_BYTES_MAX,
+        };
+        if past_limit {
             return true;
         }
         // A terminator may straddle the previous end: look back three bytes.
@@ -563,8 +582,33 @@ impl HeadScanner {
         }
     }
 
+    /// The header section's start: just past the first CRLF after the leading empty lines.
+    fn find_section_start(&mut self, buffer: &[u8], line_start: usize) -> Option<usize> {
+        // A CRLF may straddle the previous end: look back one byte.
+        let from = self.line_scanned.saturating_sub(1).max(line_start);
+        self.line_scanned = buffer.len();
+        buffer
+            .get(from..)?
+            .windows(2)
+            .position(|window| window == b"\r\n")
+            .map(|index| from + index + 2)
+    }
+
     /// Forgets what was scanned: the next request starts at the front of the buffer.
     pub fn reset(&mut self) {
-        self.scanned = 0;
+        *self = HeadScanner::new();
     }
+}
+
+/// Bytes of empty lines before a request line, as [`parse_request`] skips them; past
+/// `LEADING_EMPTY_LINES_MAX` of them the parser refuses the head, so counting stops there.
+fn leading_empty_lines_bytes(buffer: &[u8]) -> usize {
+    let mut position = 0;
+    for _ in 0..=LEADING_EMPTY_LINES_MAX {
+        if buffer.get(position..position + 2) != Some(b"\r\n".as_slice()) {
+            break;
+        }
+        position += 2;
+    }
+    position
 }
