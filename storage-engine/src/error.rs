@@ -191,7 +191,9 @@ impl ManifestStoreError {
             ManifestStoreError::Invalid(error) => error.error_code(),
             ManifestStoreError::DigestMismatch { .. } => ErrorCode::DigestInvalid,
             ManifestStoreError::BlobUnknown(_) => ErrorCode::ManifestBlobUnknown,
-            ManifestStoreError::ChildManifestUnknown(_) => ErrorCode::ManifestUnknown,
+            // The spec's table: "manifest references a manifest or blob unknown to registry".
+            // Not MANIFEST_UNKNOWN, whose 404 would say the index itself is missing.
+            ManifestStoreError::ChildManifestUnknown(_) => ErrorCode::ManifestBlobUnknown,
             ManifestStoreError::ManifestUnknown => ErrorCode::ManifestUnknown,
             ManifestStoreError::Referenced { .. } => ErrorCode::ManifestReferenced,
             ManifestStoreError::Io(_) => ErrorCode::Unknown,

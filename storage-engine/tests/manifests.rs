@@ -170,7 +170,7 @@ fn invalid_or_incomplete_manifests_change_nothing() {
                 Reference::Tag(tag("t")),
                 Some(OCI_INDEX),
                 unknown_child.as_bytes(),
-                ErrorCode::ManifestUnknown,
+                ErrorCode::ManifestBlobUnknown,
             ),
             (
                 Reference::Digest(wrong_digest.as_digest()),
