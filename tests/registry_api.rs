@@ -631,10 +631,9 @@ fn a_repository_is_not_created_over_one_in_its_blobs_folder() {
             &[],
             b"",
         );
-        // A mount reports the collision as an unknown name (the engine's blob errors have no
-        // invalid name), as it already did for `a/blobs/x` under an existing `a`.
-        assert_eq!(reply.status, 404, "{reply:?}");
-        assert_eq!(reply.error_code(), "NAME_UNKNOWN", "{reply:?}");
+        // A mount reports the collision as an upload does: the name is invalid, not unknown.
+        assert_eq!(reply.status, 400, "{reply:?}");
+        assert_eq!(reply.error_code(), "NAME_INVALID", "{reply:?}");
         let reply = client.send(
             "POST",
             &format!("/v2/nest/blobs/uploads/?digest={digest}"),

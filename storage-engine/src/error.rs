@@ -109,6 +109,10 @@ pub enum UploadError {
 #[non_exhaustive]
 pub enum BlobError {
     RepositoryUnknown,
+    /// A mount would create a repository whose name collides with the storage's folders (I11).
+    NameCollision {
+        detail: String,
+    },
     /// The repository has no blob with that digest.
     BlobUnknown,
     /// A manifest of the repository references the blob (I3), or the blob is a listed manifest.
@@ -177,6 +181,7 @@ impl BlobError {
     pub fn error_code(&self) -> ErrorCode {
         match self {
             BlobError::RepositoryUnknown => ErrorCode::NameUnknown,
+            BlobError::NameCollision { .. } => ErrorCode::NameInvalid,
             BlobError::BlobUnknown => ErrorCode::BlobUnknown,
             BlobError::InUse { .. } => ErrorCode::Denied,
             BlobError::Io(_) => ErrorCode::Unknown,
@@ -257,6 +262,9 @@ impl fmt::Display for BlobError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BlobError::RepositoryUnknown => formatter.write_str("repository unknown"),
+            BlobError::NameCollision { detail } => {
+                write!(formatter, "repository name collides on disk: {detail}")
+            }
             BlobError::BlobUnknown => formatter.write_str("blob unknown to repository"),
             BlobError::InUse { manifest } => {
                 write!(formatter, "blob is referenced by manifest {manifest}")

@@ -339,7 +339,7 @@ impl Store {
             .await
             .map_err(|error| match error {
                 RepositoryError::Io(failure) => BlobError::Io(failure),
-                RepositoryError::NameCollision { .. } => BlobError::RepositoryUnknown,
+                RepositoryError::NameCollision { detail } => BlobError::NameCollision { detail },
             })?;
         let to_paths = repository.paths().clone();
         let target = to_paths.blob(digest);
