@@ -355,19 +355,26 @@ fn a_second_server_on_the_same_port_or_root_refuses_to_start() {
     served.stop();
 }
 
+/// A server of `mode` on one core with a limit of two connections, and two clients it has
+/// answered once each: the core is at its limit.
+fn full_core(mode: (&'static str, &str)) -> (Served, Client, Client) {
+    let mut config = common::binary::mode_config(mode, 1);
+    config
+        .runtime_extra
+        .push_str(r#","connectionsPerCoreMax":2"#);
+    let served = serve_config(config);
+    let mut first = Client::connect(served.address);
+    let mut second = Client::connect(served.address);
+    assert_eq!(first.get("/v2/").status, 200);
+    assert_eq!(second.get("/v2/").status, 200);
+    (served, first, second)
+}
+
 #[test]
 fn a_core_at_its_connection_limit_serves_more_only_as_connections_close() {
     use std::io::{Read, Write};
     for mode in common::binary::MODES {
-        let mut config = common::binary::mode_config(mode, 1);
-        config
-            .runtime_extra
-            .push_str(r#","connectionsPerCoreMax":2"#);
-        let served = serve_config(config);
-        let mut first = Client::connect(served.address);
-        let mut second = Client::connect(served.address);
-        assert_eq!(first.get("/v2/").status, 200);
-        assert_eq!(second.get("/v2/").status, 200);
+        let (served, first, mut second) = full_core(mode);
         // A third connection is not served while two are open: with a listener per core it
         // waits in the backlog; with the acceptor it is closed at once.
         let mut third = std::net::TcpStream::connect(served.address).unwrap();
@@ -616,15 +623,7 @@ fn a_drain_serves_the_connections_queued_at_a_full_core() {
     use std::io::Write;
     // One core at its limit leaves the third connection, request sent, in the listener's
     // queue. The drain ends the two idle ones, and the queued one is served instead of reset.
-    let mut config = common::binary::mode_config(common::binary::MODES[0], 1);
-    config
-        .runtime_extra
-        .push_str(r#","connectionsPerCoreMax":2"#);
-    let served = serve_config(config);
-    let mut first = Client::connect(served.address);
-    let mut second = Client::connect(served.address);
-    assert_eq!(first.get("/v2/").status, 200);
-    assert_eq!(second.get("/v2/").status, 200);
+    let (served, mut first, mut second) = full_core(common::binary::MODES[0]);
     let mut queued = std::net::TcpStream::connect(served.address).unwrap();
     queued
         .set_read_timeout(Some(Duration::from_secs(10)))
