@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use monoio::io::AsyncReadRent;
 use monoio::net::{TcpListener, TcpStream, UnixStream};
@@ -326,32 +326,26 @@ impl<H: ConnectionHandler> Control<H> {
     /// Once draining: adopts what the acceptor hands off from its listener's queue, until it
     /// ends and drops its queues, or for `LISTENER_STOP_WAIT` if it does not.
     async fn adopt_until_acceptor_ends(&mut self) {
-        let deadline = Instant::now() + LISTENER_STOP_WAIT;
-        // Bounded by the deadline: every pass adopts or waits for a wake byte until it.
-        loop {
-            match self.adopt_handoffs() {
-                Handoffs::Ended => return,
-                Handoffs::More => {
-                    yield_now().await;
-                    continue;
+        let adopting = async {
+            // Bounded by the timeout around it: every pass adopts or waits for a wake byte.
+            loop {
+                match self.adopt_handoffs() {
+                    Handoffs::Ended => return,
+                    Handoffs::More => {
+                        yield_now().await;
+                        continue;
+                    }
+                    Handoffs::Empty => {}
                 }
-                Handoffs::Empty => {}
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            let buffer = Vec::with_capacity(WAKE_READ_BYTES);
-            // A timed-out read keeps its buffer; only a byte or an end matters here.
-            match monoio::time::timeout(left, self.wake.read(buffer)).await {
-                Ok((Ok(count), _)) if count > 0 => {}
-                _ => {
+                let (result, _) = self.wake.read(Vec::with_capacity(WAKE_READ_BYTES)).await;
+                if !matches!(result, Ok(count) if count > 0) {
                     // Without a wake socket, whatever is queued is adopted once more.
                     self.adopt_handoffs();
                     return;
                 }
             }
-        }
+        };
+        let _ = monoio::time::timeout(LISTENER_STOP_WAIT, adopting).await;
     }
 
     /// Adopts up to a batch of handed-off connections.
