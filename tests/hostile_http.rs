@@ -297,6 +297,20 @@ fn head_limit_cases(_: &World) -> Vec<Case> {
             vec![closing(431, None)],
         ),
         case(
+            "one field more than HEADER_COUNT_MAX, the end not sent yet",
+            {
+                // Longer than the early parse of short heads, so the scanner must count.
+                let mut fields = vec!["Host: r".to_owned()];
+                fields.extend((1..=HEADER_COUNT_MAX).map(|index| format!("X-{index}: {:064}", 0)));
+                let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+                let mut bytes = raw("GET /v2/ HTTP/1.1", &fields, b"");
+                bytes.truncate(bytes.len() - "\r\n".len());
+                assert!(bytes.len() > 4 * 1024);
+                bytes
+            },
+            vec![closing(431, None)],
+        ),
+        case(
             "10 000 small fields",
             with_fields(10_000),
             vec![closing(431, None)],

@@ -649,6 +649,7 @@ fn first_ready_length(input: &[u8]) -> Option<usize> {
 
 #[test]
 fn head_scanner_reports_a_crossed_limit_at_the_byte_that_crosses_it() {
+    // Each case feeds the head a byte at a time.
     // A header section that never ends: ready one byte past its limit, not before, and the
     // parser then says 431 without waiting for the rest.
     let line = b"\r\nGET / HTTP/1.1\r\n";
@@ -682,6 +683,18 @@ fn head_scanner_reports_a_crossed_limit_at_the_byte_that_crosses_it() {
     assert!(!scanner.is_ready(&input[..REQUEST_LINE_BYTES_MAX - 1]));
     assert!(scanner.is_ready(&input));
     assert_eq!(parse(&input), Err(RequestError::RequestLineTooLong));
+
+    // One field line more than HEADER_COUNT_MAX and no end: ready at that line's CRLF.
+    let mut input = b"GET / HTTP/1.1\r\nHost: h\r\n".to_vec();
+    for index in 1..HEADER_COUNT_MAX {
+        input.extend_from_slice(format!("X-{index}: v\r\n").as_bytes());
+    }
+    let fields_at_limit = input.len();
+    input.extend_from_slice(b"X-last: v\r\nX-more");
+    let crossing = input.len() - b"X-more".len();
+    assert_eq!(first_ready_length(&input), Some(crossing));
+    assert_eq!(parse(&input[..fields_at_limit]), Ok(None));
+    assert_eq!(parse(&input[..crossing]), Err(RequestError::TooManyHeaders));
 
     // Heads within the limits are reported at their blank line only, however they arrive.
     let mut input = b"GET /".to_vec();

@@ -521,17 +521,20 @@ fn parse_field_line<'a>(
 /// Finds the end of a request head across reads without rescanning, so a client that sends its
 /// head a byte at a time costs linear, not quadratic, work: call [`parse_request`] only when
 /// [`HeadScanner::is_ready`] says so, and [`HeadScanner::reset`] after each consumed request.
-/// It also tracks where the request line ends, so that a head that crosses the request-line or
-/// header-section limit is reported at the byte that crosses it, not when more bytes or the
-/// end of the head arrive: the client gets its 414 or 431 at once.
+/// It also tracks where the request line ends and how many field lines follow, so that a head
+/// that crosses the request-line, header-section or field-count limit is reported at the byte
+/// that crosses it, not when more bytes or the end of the head arrive: the client gets its 414
+/// or 431 at once.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HeadScanner {
     /// Bytes of the buffer already searched for the blank line.
     scanned: usize,
-    /// Bytes of the buffer already searched for the end of the request line.
+    /// Bytes of the buffer already searched for line ends.
     line_scanned: usize,
     /// Where the header section starts (just past the request line's CRLF), once seen.
     section_start: Option<usize>,
+    /// Line ends seen in the header section: one per complete field line, plus the blank line's.
+    section_line_ends: usize,
 }
 
 impl HeadScanner {
@@ -540,25 +543,28 @@ impl HeadScanner {
             scanned: 0,
             line_scanned: 0,
             section_start: None,
+            section_line_ends: 0,
         }
     }
 
     /// True when `buffer` (the same buffer as before, possibly longer) now holds a CRLF CRLF
-    /// not reported before, or has crossed the request-line or header-section limit, so that
-    /// parsing it is worth it. Once past a limit it stays ready: the parser reports the limit.
+    /// not reported before, or has crossed the request-line, header-section or field-count
+    /// limit, so that parsing it is worth it. Once past a limit it stays ready: the parser
+    /// reports the limit.
     pub fn is_ready(&mut self, buffer: &[u8]) -> bool {
         assert!(
             self.scanned <= buffer.len() && self.line_scanned <= buffer.len(),
             "the buffer must only grow between calls"
         );
         let line_start = leading_empty_lines_bytes(buffer);
-        if self.section_start.is_none() {
-            self.section_start = self.find_section_start(buffer, line_start);
-        }
+        self.scan_line_ends(buffer, line_start);
         let past_limit = match self.section_start {
+            // More complete lines than fields allowed: the parser meets one field too many (or
+            // the blank line, which the terminator search reports anyway).
             Some(section_start) => {
                 section_start > line_start + REQUEST_LINE_BYTES_MAX
                     || buffer.len() > section_start + HEADER_SECTION_BYTES_MAX
+                    || self.section_line_ends > HEADER_COUNT_MAX
             }
             None => buffer.len() > line_start + REQUEST_LINE_BYTES_MAX,
         };
@@ -582,16 +588,24 @@ impl HeadScanner {
         }
     }
 
-    /// The header section's start: just past the first CRLF after the leading empty lines.
-    fn find_section_start(&mut self, buffer: &[u8], line_start: usize) -> Option<usize> {
+    /// Counts the CRLFs of the bytes not scanned yet: the first after the leading empty lines
+    /// ends the request line, and each later one a line of the header section.
+    fn scan_line_ends(&mut self, buffer: &[u8], line_start: usize) {
         // A CRLF may straddle the previous end: look back one byte.
         let from = self.line_scanned.saturating_sub(1).max(line_start);
         self.line_scanned = buffer.len();
-        buffer
-            .get(from..)?
-            .windows(2)
-            .position(|window| window == b"\r\n")
-            .map(|index| from + index + 2)
+        let Some(unscanned) = buffer.get(from..) else {
+            return;
+        };
+        for (index, window) in unscanned.windows(2).enumerate() {
+            if window != b"\r\n" {
+                continue;
+            }
+            match self.section_start {
+                None => self.section_start = Some(from + index + 2),
+                Some(_) => self.section_line_ends += 1,
+            }
+        }
     }
 
     /// Forgets what was scanned: the next request starts at the front of the buffer.
