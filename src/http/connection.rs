@@ -87,20 +87,15 @@ pub async fn serve_connection<S: Service>(
                     }
                     Ok(Status::Partial) => {}
                     Err(error) => {
-                        let response = Response::new(error.status()).closing();
-                        let written = write_response(
-                            &mut stream,
+                        refuse_head(
+                            stream,
+                            buffer,
                             &mut date,
-                            response,
-                            false,
-                            false,
                             &mut response_buffer,
+                            error.status(),
                             idle_timeout,
                         )
                         .await;
-                        if written.is_ok() {
-                            linger_and_close(stream, buffer).await;
-                        }
                         return;
                     }
                 }
@@ -144,20 +139,15 @@ pub async fn serve_connection<S: Service>(
                 // the client learns why before the close, if it takes the answer at once. (The
                 // buffer is no witness: a timed-out read keeps it.)
                 Err(BodyError::Idle) if head_deadline.is_some() => {
-                    let response = Response::new(408).closing();
-                    let written = write_response(
-                        &mut stream,
+                    refuse_head(
+                        stream,
+                        buffer,
                         &mut date,
-                        response,
-                        false,
-                        false,
                         &mut response_buffer,
+                        408,
                         REQUEST_TIMEOUT_ANSWER_WRITE_TIMEOUT.min(idle_timeout),
                     )
                     .await;
-                    if written.is_ok() {
-                        linger_and_close(stream, buffer).await;
-                    }
                     return;
                 }
                 Err(_) => return,
@@ -210,6 +200,33 @@ pub async fn serve_connection<S: Service>(
             }
             return;
         }
+    }
+}
+
+/// Refuses a head the server will not serve: answers `status` with `Connection: close`, its
+/// write allowed to stall for `stall_timeout`, then lingers, since the client may still be
+/// sending the rest of the head.
+async fn refuse_head(
+    mut stream: TcpStream,
+    buffer: Vec<u8>,
+    date: &mut DateCache,
+    response_buffer: &mut Vec<u8>,
+    status: u16,
+    stall_timeout: Duration,
+) {
+    let response = Response::new(status).closing();
+    let written = write_response(
+        &mut stream,
+        date,
+        response,
+        false,
+        false,
+        response_buffer,
+        stall_timeout,
+    )
+    .await;
+    if written.is_ok() {
+        linger_and_close(stream, buffer).await;
     }
 }
 
