@@ -64,13 +64,7 @@ impl Drop for SmallFileSystem {
 }
 
 fn push_blob(client: &mut Client, repository: &str, bytes: &[u8]) -> (u16, String) {
-    let digest = sha256(bytes);
-    let reply = client.send(
-        "POST",
-        &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
-        &[],
-        bytes,
-    );
+    let reply = client.post_blob(repository, bytes);
     let code = if reply.status >= 400 {
         reply.error_code()
     } else {

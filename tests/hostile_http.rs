@@ -1652,8 +1652,8 @@ fn stage(mode: (&'static str, &'static str)) -> Scene {
     let mut client = Client::connect(served.address);
     let config = br#"{"architecture":"amd64","os":"linux"}"#;
     let layer = b"the victim's layer".repeat(10);
-    let config_digest = push_blob(&mut client, config);
-    let layer_digest = push_blob(&mut client, &layer);
+    let config_digest = client.push_blob("victim", config);
+    let layer_digest = client.push_blob("victim", &layer);
     let manifest = image_manifest(&config_digest, config.len(), &layer_digest, layer.len());
     let reply = client.send(
         "PUT",
@@ -1688,18 +1688,6 @@ fn stage(mode: (&'static str, &'static str)) -> Scene {
             session_file,
         },
     }
-}
-
-fn push_blob(client: &mut Client, bytes: &[u8]) -> String {
-    let digest = sha256(bytes);
-    let reply = client.send(
-        "POST",
-        &format!("/v2/victim/blobs/uploads/?digest={digest}"),
-        &[],
-        bytes,
-    );
-    assert_eq!(reply.status, 201);
-    digest
 }
 
 /// A complete repository beside the root, `<folder>/sentinel`, whose blob and manifest hold the

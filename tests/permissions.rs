@@ -49,17 +49,6 @@ fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// A monolithic blob push: its answer.
-fn push_blob(client: &mut Client, repository: &str, bytes: &[u8]) -> Reply {
-    let digest = sha256(bytes);
-    client.send(
-        "POST",
-        &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
-        &[],
-        bytes,
-    )
-}
-
 fn manifest(config: &[u8], layer: &[u8]) -> Vec<u8> {
     format!(
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":{}}}]}}"#,
@@ -84,8 +73,8 @@ fn put_manifest(client: &mut Client, repository: &str, tag: &str, bytes: &[u8]) 
 fn push_image(client: &mut Client, repository: &str, tag: &str, seed: u8) -> Vec<u8> {
     let config = format!("{{\"os\":\"linux\",\"seed\":{seed}}}").into_bytes();
     let layer = vec![seed; 64 * 1024];
-    assert_eq!(push_blob(client, repository, &config).status, 201);
-    assert_eq!(push_blob(client, repository, &layer).status, 201);
+    assert_eq!(client.post_blob(repository, &config).status, 201);
+    assert_eq!(client.post_blob(repository, &layer).status, 201);
     let bytes = manifest(&config, &layer);
     assert_eq!(put_manifest(client, repository, tag, &bytes).status, 201);
     bytes
@@ -190,7 +179,7 @@ fn permission_errors_fail_one_request_and_change_nothing() {
         let new_layer = vec![3u8; 100 * 1024];
         let new_digest = sha256(&new_layer);
         assert_server_error(
-            &push_blob(&mut client, "locked/app", &new_layer),
+            &client.post_blob("locked/app", &new_layer),
             &root,
             "a monolithic push into an unwritable blobs/",
         );
@@ -260,7 +249,7 @@ fn permission_errors_fail_one_request_and_change_nothing() {
         std::fs::create_dir_all(&team).unwrap();
         set_mode(&team, 0o755);
         assert_server_error(
-            &push_blob(&mut client, "team/app", b"layer"),
+            &client.post_blob("team/app", b"layer"),
             &root,
             "a push that creates a repository under an unwritable folder",
         );
@@ -312,7 +301,7 @@ fn permission_errors_fail_one_request_and_change_nothing() {
             put_manifest(&mut client, "locked/app", "v2", &other_tagged).status,
             201
         );
-        assert_eq!(push_blob(&mut client, "team/app", b"layer").status, 201);
+        assert_eq!(client.post_blob("team/app", b"layer").status, 201);
         drop(client);
         assert_logged_without_panic(&served, &root);
         served.stop();

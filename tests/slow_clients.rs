@@ -161,24 +161,6 @@ fn timed_version_check(address: SocketAddr) -> Duration {
     took
 }
 
-/// Pushes `bytes` to `repository` with a monolithic POST; returns the digest.
-fn push_blob(client: &mut Client, repository: &str, bytes: &[u8]) -> String {
-    let digest = sha256(bytes);
-    let reply = client.send(
-        "POST",
-        &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
-        &[],
-        bytes,
-    );
-    assert_eq!(
-        reply.status,
-        201,
-        "{:?}",
-        String::from_utf8_lossy(&reply.body)
-    );
-    digest
-}
-
 fn head_blob(client: &mut Client, repository: &str, digest: &str) -> Reply {
     client.send(
         "HEAD",
@@ -297,7 +279,7 @@ fn stopped_heads_and_bodies_are_closed(served: &Served, mode: &str) {
     // A monolithic POST whose body stops: closed at the idle timeout, no blob, no new repository.
     // The repository exists before (a POST creates its repository before the body comes, as
     // zot's does), so the catalog shows whether anything else appeared.
-    push_blob(&mut client(), "slow/posts", b"already here");
+    client().push_blob("slow/posts", b"already here");
     let catalog = client().get("/v2/_catalog").json();
     let body = pattern(1000);
     let digest = sha256(&body);
@@ -434,7 +416,7 @@ fn unread_responses_are_cut_and_slow_readers_served(served: &Served, mode: &str)
     let path = format!("/v2/slow/large/blobs/{digest}");
     {
         let mut client = Client::connect(address);
-        assert_eq!(&push_blob(&mut client, "slow/large", blob), digest);
+        assert_eq!(&client.push_blob("slow/large", blob), digest);
     }
     let idle_descriptors = settled_descriptors(served);
 

@@ -181,6 +181,29 @@ impl Client {
         self.send("GET", path, &[], b"")
     }
 
+    /// A monolithic blob push (`POST .../blobs/uploads/?digest=`): its answer.
+    pub fn post_blob(&mut self, repository: &str, bytes: &[u8]) -> Reply {
+        let digest = sha256(bytes);
+        self.send(
+            "POST",
+            &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
+            &[],
+            bytes,
+        )
+    }
+
+    /// A monolithic blob push that must answer 201: the blob's digest.
+    pub fn push_blob(&mut self, repository: &str, bytes: &[u8]) -> String {
+        let reply = self.post_blob(repository, bytes);
+        assert_eq!(
+            reply.status,
+            201,
+            "{:?}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        sha256(bytes)
+    }
+
     pub fn read_reply(&mut self, head_request: bool) -> Reply {
         read_reply(&mut self.stream, head_request)
     }
